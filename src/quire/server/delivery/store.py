@@ -1,0 +1,560 @@
+"""The dispatcher's reads and writes. Each function runs inside a transaction the dispatcher opens
+and commits itself (it is its own unit of work); all statements are Core and batched.
+
+Claim protocol: a due delivery (`pending`, `next_attempt_at <= now`) is claimed by setting
+`status = 'delivering'`, `lease_owner` and `lease_expires_at`; on PostgreSQL the rows are picked
+with `FOR UPDATE SKIP LOCKED`, so concurrent workers claim disjoint sets. Finishing an attempt
+writes only rows whose lease is still ours (`lease_owner = :me`, checked under a row lock), so a
+worker that lost its claim records nothing. Claims whose lease expired, or whose owner is a dead
+process of this machine, go back to `pending` (`release_stale`) and are claimed again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Select,
+    Uuid,
+    any_,
+    bindparam,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.selectable import TextualSelect
+
+from quire.server.db import Dialect
+from quire.server.delivery.outcomes import Decision
+from quire.server.delivery.policies import DeliveryPolicy
+from quire.server.delivery.sender import AttemptResult, signing_secrets, webhook_policy
+from quire.server.events.assemble import load_bodies, render
+from quire.server.models import (
+    Delivery,
+    DeliveryAttempt,
+    DeliveryStatus,
+    UTCDateTime,
+    Webhook,
+    table_of,
+)
+
+DELIVERIES = table_of(Delivery)
+ATTEMPTS = table_of(DeliveryAttempt)
+WEBHOOKS = table_of(Webhook)
+PENDING = DeliveryStatus.pending.value
+DELIVERING = DeliveryStatus.delivering.value
+
+
+@dataclass(frozen=True)
+class WebhookState:
+    """An enabled webhook as the dispatcher sends to it, with its earliest pending delivery."""
+
+    id: uuid.UUID
+    url: str
+    secrets: tuple[str, ...]
+    headers: dict[str, str]
+    policy: DeliveryPolicy
+    next_due: datetime | None
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: uuid.UUID
+    webhook_id: uuid.UUID
+    msg_id: str
+    event_type: str
+    attempt: int
+    """The number of the attempt about to be made (1 for the first)."""
+    body: bytes | None
+    """None when the stored event is gone (it cannot be, with the foreign keys; kept safe anyway)."""
+    lease_expires_at: datetime
+
+
+Want = tuple[uuid.UUID, int, datetime]
+"""A claim to make: webhook id, how many at most, lease expiry."""
+
+
+@dataclass(frozen=True)
+class Finished:
+    claim: Claim
+    result: AttemptResult
+    decision: Decision
+
+
+@dataclass
+class FinishReport:
+    written: list[Finished] = field(default_factory=list)
+    lost: list[Finished] = field(default_factory=list)
+    """Attempts whose claim was no longer ours: nothing was written for them."""
+    disabled: dict[uuid.UUID, str] = field(default_factory=dict)
+
+
+async def enabled_webhooks(session: AsyncSession, *, now: datetime) -> list[WebhookState]:
+    """Enabled webhooks with their earliest pending delivery (one index seek each)."""
+    next_due = (
+        select(func.min(DELIVERIES.c.next_attempt_at))
+        .where(DELIVERIES.c.webhook_id == WEBHOOKS.c.id, DELIVERIES.c.status == PENDING)
+        .correlate(WEBHOOKS)
+        .scalar_subquery()
+    )
+    rows = await session.execute(
+        select(
+            WEBHOOKS.c.id,
+            WEBHOOKS.c.url,
+            WEBHOOKS.c.secret,
+            WEBHOOKS.c.previous_secret,
+            WEBHOOKS.c.previous_secret_expires_at,
+            WEBHOOKS.c.headers,
+            WEBHOOKS.c.policy,
+            WEBHOOKS.c.kind,
+            next_due.label("next_due"),
+        ).where(WEBHOOKS.c.enabled.is_(True))
+    )
+    return [
+        WebhookState(
+            id=row.id,
+            url=row.url,
+            secrets=signing_secrets(row.secret, row.previous_secret, row.previous_secret_expires_at, now=now),
+            headers=dict(row.headers or {}),
+            policy=webhook_policy(row.policy, row.kind),
+            next_due=row.next_due,
+        )
+        for row in rows
+    ]
+
+
+def _picked(dialect: Dialect, rows: Select[tuple[uuid.UUID]]) -> ColumnElement[bool]:
+    """`id` among the rows of a subquery. PostgreSQL: rows locked by nobody else (`FOR UPDATE SKIP
+    LOCKED`), and `= ANY(ARRAY(…))` so the update finds them by primary key rather than hashing the
+    whole table."""
+    if dialect == "postgresql":
+        return DELIVERIES.c.id == any_(func.array(rows.with_for_update(skip_locked=True).scalar_subquery()))
+    return DELIVERIES.c.id.in_(rows.scalar_subquery())
+
+
+async def claim(
+    session: AsyncSession,
+    *,
+    dialect: Dialect,
+    owner: str,
+    wants: Iterable[Want],
+    now: datetime,
+) -> list[Claim]:
+    """Claim up to `limit` due deliveries of each `(webhook_id, limit, lease_expires_at)`, oldest
+    first, and load their bodies."""
+    wants = list(wants)
+    if not wants:
+        return []
+    if dialect == "sqlite":
+        return await _claim_sqlite(session, owner=owner, wants=wants, now=now)
+    returned: list[Any] = []
+    for webhook_id, limit, lease_until in wants:
+        due = (
+            select(DELIVERIES.c.id)
+            .where(
+                DELIVERIES.c.webhook_id == webhook_id,
+                DELIVERIES.c.status == PENDING,
+                DELIVERIES.c.next_attempt_at <= now,
+            )
+            .order_by(DELIVERIES.c.next_attempt_at)
+            .limit(limit)
+        )
+        result = await session.execute(
+            update(DELIVERIES)
+            .where(_picked(dialect, due))
+            .values(status=DELIVERING, lease_owner=owner, lease_expires_at=lease_until, updated_at=now)
+            .returning(
+                DELIVERIES.c.id,
+                DELIVERIES.c.webhook_id,
+                DELIVERIES.c.event_id,
+                DELIVERIES.c.event_type,
+                DELIVERIES.c.payload,
+                DELIVERIES.c.msg_id,
+                DELIVERIES.c.attempts,
+                DELIVERIES.c.lease_expires_at,
+            )
+        )
+        returned.extend(result.all())
+    if not returned:
+        return []
+    bodies = await load_bodies(session, [row.event_id for row in returned if row.event_id is not None])
+    return [
+        Claim(
+            id=row.id,
+            webhook_id=row.webhook_id,
+            msg_id=row.msg_id,
+            event_type=row.event_type,
+            attempt=row.attempts + 1,
+            body=bodies.get(row.event_id) if row.event_id is not None else render(row.payload),
+            lease_expires_at=row.lease_expires_at,
+        )
+        for row in returned
+    ]
+
+
+_CLAIM_SQLITE = """
+UPDATE deliveries SET status = 'delivering', lease_owner = :owner, lease_expires_at = :until, updated_at = :now
+WHERE id IN (
+    SELECT id FROM deliveries
+    WHERE webhook_id = :webhook AND status = 'pending' AND next_attempt_at <= :now
+    ORDER BY next_attempt_at LIMIT :limit
+)
+RETURNING id, event_id, event_type, payload, msg_id, attempts"""
+
+
+async def _driver(session: AsyncSession) -> Any:
+    """SQLite: the aiosqlite connection under the session's transaction (begun by `connection()`).
+    One statement through it is one hop to the driver's thread, against three or four through
+    SQLAlchemy's adapter (cursor, execute, fetch, close) — the hops are most of a round's cost."""
+    conn = await session.connection()
+    return (await conn.get_raw_connection()).driver_connection
+
+
+def _sqlite_time(moment: datetime) -> str:
+    """A timestamp as `UTCDateTime` stores it on SQLite (naive UTC, microseconds)."""
+    return _naive(moment).isoformat(sep=" ", timespec="microseconds")
+
+
+def _json(stored: str | None) -> Any:
+    return None if stored is None else orjson.loads(stored)
+
+
+async def _claim_sqlite(
+    session: AsyncSession, *, owner: str, wants: list[Want], now: datetime
+) -> list[Claim]:
+    driver = await _driver(session)
+    stamp = _sqlite_time(now)
+    returned: list[tuple[uuid.UUID, datetime, Any]] = []
+    for webhook_id, limit, lease_until in wants:
+        rows = await driver.execute_fetchall(
+            _CLAIM_SQLITE,
+            {
+                "owner": owner,
+                "until": _sqlite_time(lease_until),
+                "now": stamp,
+                "webhook": webhook_id.hex,
+                "limit": limit,
+            },
+        )
+        returned.extend((webhook_id, lease_until, row) for row in rows)
+    if not returned:
+        return []
+    bodies = await load_bodies(session, [row[1] for _, _, row in returned if row[1] is not None])
+    return [
+        Claim(
+            id=uuid.UUID(hex=row[0]),
+            webhook_id=webhook_id,
+            msg_id=row[4],
+            event_type=row[2],
+            attempt=row[5] + 1,
+            body=bodies.get(row[1]) if row[1] is not None else render(_json(row[3])),
+            lease_expires_at=lease_until,
+        )
+        for webhook_id, lease_until, row in returned
+    ]
+
+
+async def lease_holders(session: AsyncSession) -> list[tuple[str | None, datetime | None]]:
+    """Who holds claims, with the earliest expiry of each (few rows: what is in flight)."""
+    rows = await session.execute(
+        select(DELIVERIES.c.lease_owner, func.min(DELIVERIES.c.lease_expires_at))
+        .where(DELIVERIES.c.status == DELIVERING)
+        .group_by(DELIVERIES.c.lease_owner)
+    )
+    return [(owner, expires) for owner, expires in rows]
+
+
+async def release_stale(
+    session: AsyncSession, *, dialect: Dialect, dead_owners: Sequence[str], now: datetime, limit: int = 5000
+) -> int:
+    """Put claims whose lease expired, or whose owner is dead, back to pending."""
+    stale = DELIVERIES.c.lease_expires_at < now
+    if dead_owners:
+        stale = stale | DELIVERIES.c.lease_owner.in_(list(dead_owners))
+    picked = select(DELIVERIES.c.id).where(DELIVERIES.c.status == DELIVERING, stale).limit(limit)
+    result = await session.execute(
+        update(DELIVERIES)
+        .where(_picked(dialect, picked))
+        .values(status=PENDING, lease_owner=None, lease_expires_at=None, updated_at=now)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def release(session: AsyncSession, *, owner: str, ids: Sequence[uuid.UUID], now: datetime) -> None:
+    """Give back claims we will not send (shutdown, webhook disabled, lease too short to start)."""
+    if not ids:
+        return
+    await session.execute(
+        update(DELIVERIES)
+        .where(
+            DELIVERIES.c.id.in_(list(ids)),
+            DELIVERIES.c.lease_owner == owner,
+            DELIVERIES.c.status == DELIVERING,
+        )
+        .values(status=PENDING, lease_owner=None, lease_expires_at=None, updated_at=now)
+    )
+
+
+# One statement records a whole batch and applies the lease guard: the batch travels as one JSON
+# parameter (constant SQL, compiled once), and only rows whose claim is still ours are updated and
+# returned.
+_FINISH_SET = """
+    status = v.status, attempts = v.attempts,
+    next_attempt_at = coalesce(v.next_at, {d}.next_attempt_at),
+    delivered_at = coalesce(v.delivered_at, {d}.delivered_at),
+    last_status_code = v.code, last_error = v.error,
+    lease_owner = NULL, lease_expires_at = NULL, updated_at = :now"""
+_FINISH_SQL: dict[str, str] = {
+    "sqlite": f"""
+UPDATE deliveries SET {_FINISH_SET.format(d="deliveries")}
+FROM (
+    SELECT value ->> '$.id' AS id, value ->> '$.status' AS status, value ->> '$.attempts' AS attempts,
+           value ->> '$.next_at' AS next_at, value ->> '$.delivered_at' AS delivered_at,
+           value ->> '$.code' AS code, value ->> '$.error' AS error
+    FROM json_each(:batch)
+) AS v
+WHERE deliveries.id = v.id AND deliveries.lease_owner = :owner AND +deliveries.status = 'delivering'
+RETURNING deliveries.id""",
+    "postgresql": f"""
+UPDATE deliveries AS d SET {_FINISH_SET.format(d="d")}
+FROM jsonb_to_recordset(CAST(:batch AS jsonb)) AS v(
+    id uuid, status text, attempts int, next_at timestamp, delivered_at timestamp, code int, error text)
+WHERE d.id = v.id AND d.lease_owner = :owner AND d.status = 'delivering'
+RETURNING d.id""",
+}
+
+
+def _finish_statement(dialect: Dialect) -> TextualSelect:
+    return text(_FINISH_SQL[dialect]).bindparams(bindparam("now", type_=UTCDateTime())).columns(id=Uuid())
+
+
+def _encoders(session: AsyncSession) -> tuple[Callable[[uuid.UUID], Any], Callable[[datetime | None], Any]]:
+    """How ids and timestamps are written inside the JSON batch, as the column types store them."""
+    engine_dialect = session.get_bind().dialect
+    if engine_dialect.name == "postgresql":
+        return str, lambda moment: None if moment is None else _naive(moment).isoformat()
+    uuid_processor = Uuid().dialect_impl(engine_dialect).bind_processor(engine_dialect)
+    datetime_processor = DateTime().dialect_impl(engine_dialect).bind_processor(engine_dialect)
+    assert uuid_processor is not None and datetime_processor is not None
+    return uuid_processor, lambda moment: None if moment is None else datetime_processor(_naive(moment))
+
+
+def _naive(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def _status_after(decision: Decision) -> str:
+    return {"succeeded": "succeeded", "retry": PENDING, "failed": "failed"}[decision.verdict]
+
+
+async def finish(
+    session: AsyncSession,
+    *,
+    dialect: Dialect,
+    owner: str,
+    batch: Sequence[Finished],
+    failures_before_disable: int,
+    now: datetime,
+) -> FinishReport:
+    """Record a batch of attempts and their consequences, for the claims that are still ours."""
+    report = FinishReport()
+    if not batch:
+        return report
+    if dialect == "sqlite":
+        await _finish_sqlite(session, report, owner=owner, batch=batch, now=now)
+        if report.written:
+            await _update_webhooks(
+                session,
+                report,
+                failures_before_disable=failures_before_disable,
+                now=now,
+                driver=await _driver(session),
+            )
+        return report
+    encode_id, encode_time = _encoders(session)
+    rows = [
+        {
+            "id": encode_id(f.claim.id),
+            "status": _status_after(f.decision),
+            "attempts": f.claim.attempt,
+            "next_at": encode_time(f.decision.next_attempt_at),
+            "delivered_at": encode_time(now) if f.decision.verdict == "succeeded" else None,
+            "code": f.result.status_code,
+            "error": f.result.error,
+        }
+        for f in batch
+    ]
+    owned = set(
+        (
+            await session.execute(
+                _finish_statement(dialect), {"batch": orjson.dumps(rows).decode(), "owner": owner, "now": now}
+            )
+        ).scalars()
+    )
+    for item in batch:
+        (report.written if item.claim.id in owned else report.lost).append(item)
+    if not report.written:
+        return report
+    await session.execute(
+        insert(ATTEMPTS),
+        [
+            {
+                "delivery_id": f.claim.id,
+                "number": f.claim.attempt,
+                "started_at": f.result.started_at,
+                "duration_ms": f.result.duration_ms,
+                "status_code": f.result.status_code,
+                "outcome": f.decision.verdict,
+                "error": f.result.error,
+                "response_snippet": f.result.response_snippet,
+                "worker": owner[:100],
+            }
+            for f in report.written
+        ],
+    )
+    await _update_webhooks(session, report, failures_before_disable=failures_before_disable, now=now)
+    return report
+
+
+_ATTEMPT_COLUMNS = (
+    "delivery_id, number, started_at, duration_ms, status_code, outcome, error, response_snippet, worker"
+)
+_SQLITE_ROWS_PER_INSERT = 1000  # 9 parameters a row: well under SQLite's limit
+
+
+async def _finish_sqlite(
+    session: AsyncSession, report: FinishReport, *, owner: str, batch: Sequence[Finished], now: datetime
+) -> None:
+    """`finish` on SQLite: the same statements, straight to the driver (values encoded once, as
+    the column types store them)."""
+    driver = await _driver(session)
+    stamp = _sqlite_time(now)
+    rows = [
+        {
+            "id": f.claim.id.hex,
+            "status": _status_after(f.decision),
+            "attempts": f.claim.attempt,
+            "next_at": None
+            if f.decision.next_attempt_at is None
+            else _sqlite_time(f.decision.next_attempt_at),
+            "delivered_at": stamp if f.decision.verdict == "succeeded" else None,
+            "code": f.result.status_code,
+            "error": f.result.error,
+        }
+        for f in batch
+    ]
+    owned = {
+        row[0]
+        for row in await driver.execute_fetchall(
+            _FINISH_SQL["sqlite"], {"batch": orjson.dumps(rows).decode(), "owner": owner, "now": stamp}
+        )
+    }
+    for item in batch:
+        (report.written if item.claim.id.hex in owned else report.lost).append(item)
+    worker = owner[:100]
+    for start in range(0, len(report.written), _SQLITE_ROWS_PER_INSERT):
+        part = report.written[start : start + _SQLITE_ROWS_PER_INSERT]
+        params: list[Any] = []
+        for f in part:
+            result = f.result
+            params += (
+                f.claim.id.hex,
+                f.claim.attempt,
+                _sqlite_time(result.started_at),
+                result.duration_ms,
+                result.status_code,
+                f.decision.verdict,
+                result.error,
+                result.response_snippet,
+                worker,
+            )
+        values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(part))
+        await driver.execute_fetchall(
+            f"INSERT INTO delivery_attempts ({_ATTEMPT_COLUMNS}) VALUES {values}", params
+        )
+
+
+async def _update_webhooks(
+    session: AsyncSession,
+    report: FinishReport,
+    *,
+    failures_before_disable: int,
+    now: datetime,
+    driver: Any = None,
+) -> None:
+    """Failure streaks (a delivery that ends failed adds one, one that succeeds resets), and
+    disabling: at once on 410 Gone, or when the streak reaches the limit."""
+    streaks: dict[uuid.UUID, tuple[bool, int, str | None]] = {}
+    gone: dict[uuid.UUID, str] = {}
+    for f in report.written:
+        webhook_id = f.claim.webhook_id
+        reset, failures, last_error = streaks.get(webhook_id, (False, 0, None))
+        if f.decision.verdict == "succeeded":
+            streaks[webhook_id] = (True, 0, None)
+        elif f.decision.verdict == "failed":
+            streaks[webhook_id] = (reset, failures + 1, f.result.error)
+        if f.decision.disable_reason:
+            gone[webhook_id] = f.decision.disable_reason
+    # a success resets the streak: one statement for every webhook whose batch ends with successes
+    # only (the common case), instead of one per webhook
+    cleared = [webhook_id for webhook_id, (reset, failures, _) in streaks.items() if reset and not failures]
+    if cleared and driver is not None:  # SQLite: straight to the driver, as `_finish_sqlite`
+        marks = ", ".join("?" * len(cleared))
+        await driver.execute_fetchall(
+            f"UPDATE webhooks SET consecutive_failures = 0 WHERE id IN ({marks}) AND consecutive_failures != 0",
+            [webhook_id.hex for webhook_id in cleared],
+        )
+    elif cleared:
+        await session.execute(
+            update(WEBHOOKS)
+            .where(WEBHOOKS.c.id.in_(cleared), WEBHOOKS.c.consecutive_failures != 0)
+            .values(consecutive_failures=0)
+        )
+    for webhook_id, (reset, failures, last_error) in streaks.items():
+        if reset and failures:
+            await session.execute(
+                update(WEBHOOKS)
+                .where(WEBHOOKS.c.id == webhook_id, WEBHOOKS.c.consecutive_failures != failures)
+                .values(consecutive_failures=failures)
+            )
+        elif failures:
+            await session.execute(
+                update(WEBHOOKS)
+                .where(WEBHOOKS.c.id == webhook_id)
+                .values(consecutive_failures=WEBHOOKS.c.consecutive_failures + failures)
+            )
+        if failures and webhook_id not in gone:
+            reason = (
+                f"disabled after {failures_before_disable} deliveries in a row failed (last: {last_error})"
+            )
+            disabled = await session.execute(
+                update(WEBHOOKS)
+                .where(
+                    WEBHOOKS.c.id == webhook_id,
+                    WEBHOOKS.c.enabled.is_(True),
+                    WEBHOOKS.c.consecutive_failures >= failures_before_disable,
+                )
+                .values(enabled=False, disabled_reason=reason, updated_at=now)
+                .returning(WEBHOOKS.c.id)
+            )
+            if disabled.first() is not None:
+                report.disabled[webhook_id] = reason
+    for webhook_id, reason in gone.items():
+        disabled = await session.execute(
+            update(WEBHOOKS)
+            .where(WEBHOOKS.c.id == webhook_id, WEBHOOKS.c.enabled.is_(True))
+            .values(enabled=False, disabled_reason=reason, updated_at=now)
+            .returning(WEBHOOKS.c.id)
+        )
+        if disabled.first() is not None:
+            report.disabled[webhook_id] = reason

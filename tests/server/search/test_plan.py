@@ -1,0 +1,119 @@
+"""How filters become SQL plans: ANDed row sets fused into one driven subquery, the driver chosen by
+measured size on SQLite, and the indexes SQLite actually uses."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.dialects import postgresql, sqlite
+
+from quire.server.models import Record
+from quire.server.search import (
+    And,
+    MetadataScope,
+    Range,
+    RecordScope,
+    SearchQuery,
+    SuggestionScope,
+    Terms,
+    compile_where,
+)
+from quire.server.search.conjunction import ESTIMATE_CAP, estimate_sizes
+from quire.server.search.context import CompileContext
+from quire.server.search.filters import row_sources
+from tests.server.search.conftest import Store
+from tests.server.search.data import Rec, Spec, load_dataset
+from tests.server.search.test_errors import context
+
+LANG = Terms(MetadataScope("lang"), ("en",))
+N_RANGE = Range(MetadataScope("n"), ge=1, le=3)
+LABEL = Terms(SuggestionScope("label"), ("pos",))
+
+
+def sql(ctx: CompileContext, query: SearchQuery) -> str:
+    statement = select(Record.id).where(*compile_where(ctx, query))
+    dialect = sqlite.dialect() if ctx.dialect == "sqlite" else postgresql.dialect()
+    return str(statement.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+
+
+def driver_of(statement: str) -> str:
+    """The part of the SQL between the driver subquery's start and its alias."""
+    start = statement.index("FROM (SELECT")
+    return statement[start : statement.index(") AS driver", start)]
+
+
+def test_and_of_row_sets_is_one_driven_subquery() -> None:
+    statement = sql(
+        context(), SearchQuery(filter=And((N_RANGE, LABEL, LANG, Terms(RecordScope("status"), ("pending",)))))
+    )
+    assert statement.count("AS driver") == 1
+    assert statement.count("EXISTS (SELECT") == 2
+    assert "'lang'" in driver_of(statement)  # equality on metadata drives when nothing is measured
+    assert "records.status IN ('pending')" in statement
+
+
+def test_measured_sizes_pick_the_driver() -> None:
+    ctx = replace(context(), estimates={LANG: ESTIMATE_CAP, N_RANGE: 12, LABEL: 40})
+    assert "'n'" in driver_of(sql(ctx, SearchQuery(filter=And((LANG, N_RANGE, LABEL)))))
+
+
+def test_a_metadata_probe_names_the_dataset_only_on_postgresql() -> None:
+    """SQLite can then only use the record_id index for it, not scan the value index per
+    candidate; PostgreSQL semi-joins through the value index, which starts with the dataset."""
+    for dialect, named in (("sqlite", False), ("postgresql", True)):
+        statement = sql(context(dialect), SearchQuery(filter=And((LANG, N_RANGE))))
+        probe = statement[statement.index("EXISTS (SELECT") :]
+        assert ("record_metadata.dataset_id" in probe) is named, dialect
+
+
+@pytest.mark.parametrize(
+    ("dialect", "node", "hinted"),
+    [
+        ("sqlite", LANG, True),
+        ("sqlite", And((Terms(RecordScope("status"), ("pending",)), LANG)), True),
+        ("sqlite", Terms(RecordScope("status"), ("pending",)), False),
+        ("sqlite", LABEL, True),
+        ("postgresql", LANG, False),
+    ],
+)
+def test_dataset_test_is_unindexable_on_sqlite_when_a_subquery_drives(
+    dialect: str, node: object, hinted: bool
+) -> None:
+    statement = sql(context(dialect), SearchQuery(filter=node))  # type: ignore[arg-type]
+    assert ("(+ records.dataset_id)" in statement) is hinted
+    assert ("records.dataset_id =" in statement) is not hinted
+
+
+async def test_estimates_count_up_to_the_cap(store: Store) -> None:
+    spec = Spec(records=[Rec(metadata={"lang": "en" if i % 10 else "fr", "n": i % 5}) for i in range(40)])
+    seeded = await store.seed(spec)
+    async with store.database.session(write=False) as session:
+        dataset = await load_dataset(session, seeded.dataset_id)
+        ctx = CompileContext.for_dataset(dataset, dialect=store.database.dialect)
+        fr = Terms(MetadataScope("lang"), ("fr",))
+        sizes = await estimate_sizes(
+            session, ctx, row_sources(And((LANG, fr, N_RANGE, Terms(RecordScope("status"), ("pending",)))))
+        )
+    assert sizes == {LANG: 36, fr: 4, N_RANGE: 24}
+
+
+async def test_sqlite_plan_uses_the_metadata_indexes(store: Store) -> None:
+    """EXPLAIN QUERY PLAN of a term + range search on a database without statistics: the driver
+    comes from the metadata value index, probes use the per-record index (both covering, so the
+    metadata rows themselves are never read), records are looked up by id."""
+    if store.database.dialect != "sqlite":
+        pytest.skip("SQLite's plan")
+    seeded = await store.seed(Spec(records=[Rec(metadata={"lang": "en", "n": i}) for i in range(30)]))
+    async with store.database.session(write=False) as session:
+        dataset = await load_dataset(session, seeded.dataset_id)
+        ctx = CompileContext.for_dataset(dataset, dialect="sqlite")
+        statement = sql(ctx, SearchQuery(filter=And((LANG, N_RANGE))))
+        plan = [row[3] for row in await session.execute(text("EXPLAIN QUERY PLAN " + statement))]
+    assert any("USING COVERING INDEX ix_record_metadata_text" in step for step in plan), plan
+    assert any(
+        "USING COVERING INDEX ix_record_metadata_record (record_id=? AND name=?" in step for step in plan
+    ), plan
+    assert any("SEARCH records USING INDEX sqlite_autoindex_records_1 (id=?)" in step for step in plan), plan
+    assert not any(step.startswith("SCAN records") for step in plan), plan
