@@ -173,3 +173,51 @@ async def test_sort_ties_are_broken_by_record_id_and_unsorted_results_keep_inser
         assert {page["total"] for page in paged} == {6}
     unsorted = await api.ok("POST", url, json={"query": {"query_string": "metadata.lang:en"}}, status=200)
     assert _ids(unsorted) == [f"r{i}" for i in range(6)]
+
+
+async def test_a_numeric_property_declared_after_list_values_sorts_by_the_whole_list(api: Api) -> None:
+    """A sort on a property that the query also filters walks the property's value index, unless
+    some record holds several values under it: then a record sorts by its largest (descending)
+    value even where only a smaller one is in the range. Rewriting the list as a number puts the
+    record back where its number belongs."""
+    dataset = await make_dataset(api, metadata={}, allow_extra_metadata=True)
+    bulk = f"/api/v1/datasets/{dataset['id']}/records/bulk"
+    items = [
+        {"external_id": "single-high", "fields": {"text": "t"}, "metadata": {"w": 0.45}},
+        {"external_id": "listed", "fields": {"text": "t"}, "metadata": {"w": [0.3, 0.9]}},
+        {"external_id": "single-low", "fields": {"text": "t"}, "metadata": {"w": 0.35}},
+        {"external_id": "outside", "fields": {"text": "t"}, "metadata": {"w": 0.8}},
+    ]
+    records = (await api.ok("PUT", bulk, json={"items": items}))["items"]
+    await api.ok(
+        "POST",
+        f"/api/v1/datasets/{dataset['id']}/metadata-properties",
+        json={"name": "w", "title": "w", "settings": {"type": "float"}},
+    )
+    url = f"/api/v1/datasets/{dataset['id']}/records/search"
+    body = {
+        "filters": {
+            "and": [
+                {
+                    "type": "range",
+                    "scope": {"entity": "metadata", "metadata_property": "w"},
+                    "ge": 0.25,
+                    "le": 0.5,
+                }
+            ]
+        },
+        "sort": [{"scope": {"entity": "metadata", "metadata_property": "w"}, "order": "desc"}],
+    }
+    result = await api.ok("POST", url, json=body, status=200)
+    assert _ids(result) == ["listed", "single-high", "single-low"] and result["total"] == 3
+    second = await api.ok("POST", f"{url}?offset=1&limit=1", json=body, status=200)
+    assert _ids(second) == ["single-high"] and second["total"] == 3
+
+    listed = next(r for r in records if r["external_id"] == "listed")
+    await api.ok("PUT", bulk, json={"items": [{"id": listed["id"], "metadata": {"w": 0.3}}]})
+    result = await api.ok("POST", url, json=body, status=200)
+    assert _ids(result) == ["single-high", "single-low", "listed"] and result["total"] == 3
+    body["sort"][0]["order"] = "asc"  # type: ignore[index]
+    paged = [await api.ok("POST", f"{url}?offset={o}&limit=2", json=body, status=200) for o in (0, 2)]
+    assert [i for page in paged for i in _ids(page)] == ["listed", "single-low", "single-high"]
+    assert {page["total"] for page in paged} == {3}

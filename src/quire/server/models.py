@@ -30,6 +30,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     Uuid,
+    false,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -252,7 +253,7 @@ class RecordMetadataValue(Base):
     """One scalar metadata value of a record, typed and indexed for filters and sorting.
 
     `records.metadata` stays the source of truth; these rows are rewritten with it. A list value
-    yields one row per member.
+    yields one row per member, each marked `multi` when there are several.
     """
 
     __tablename__ = "record_metadata"
@@ -277,6 +278,14 @@ class RecordMetadataValue(Base):
         ),
         # serves deletes by record, per-record filter checks and sort values from the index alone
         Index("ix_record_metadata_record", "record_id", "name", "value_num", "value_text"),
+        # tells search in one probe whether any record holds several values under a name
+        Index(
+            "ix_record_metadata_multi",
+            "dataset_id",
+            "name",
+            sqlite_where=text("multi = 1"),
+            postgresql_where=text("multi"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
@@ -285,6 +294,8 @@ class RecordMetadataValue(Base):
     name: Mapped[str] = mapped_column(String(200))
     value_text: Mapped[str | None] = mapped_column(String(500))
     value_num: Mapped[float | None] = mapped_column(Float)
+    # the record holds more than one value under this name (a list of several members)
+    multi: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class RecordText(Base):

@@ -106,12 +106,15 @@ LANG = st.none() | st.sampled_from(LANGS) | _subset(LANGS)
 
 
 @st.composite
-def _record(draw: st.DrawFn, i: int, two_fields: bool) -> Rec:
+def _record(draw: st.DrawFn, i: int, two_fields: bool, number_lists: bool = False) -> Rec:
     inserted = T0 + timedelta(minutes=draw(st.integers(0, 6)))
     metadata: dict[str, Any] = {}
     if lang := draw(LANG):
         metadata["lang"] = lang
-    if (n := draw(st.none() | st.integers(0, 5))) is not None:
+    n_values = st.integers(0, 5)
+    if number_lists:  # what an integer property holds when it was declared after list values
+        n_values = n_values | st.lists(st.integers(0, 5), min_size=1, max_size=3)  # type: ignore[operator]
+    if (n := draw(st.none() | n_values)) is not None:
         metadata["n"] = n
     if (s := draw(st.none() | score)) is not None:
         metadata["score"] = s
@@ -134,13 +137,19 @@ def _record(draw: st.DrawFn, i: int, two_fields: bool) -> Rec:
 
 @st.composite
 def specs(
-    draw: st.DrawFn, min_records: int = 0, max_records: int = 10, one_field: bool | None = False
+    draw: st.DrawFn,
+    min_records: int = 0,
+    max_records: int = 10,
+    one_field: bool | None = False,
+    number_lists: bool = False,
 ) -> Spec:
-    """Datasets with fields `text` and `extra`, or (`one_field`; None: either) only `text`."""
+    """Datasets with fields `text` and `extra`, or (`one_field`; None: either) only `text`.
+    `number_lists`: in some datasets, `n` holds lists of numbers in some records."""
     n = draw(st.integers(min_records, max_records))
     single = draw(st.booleans()) if one_field is None else one_field
     fields = {"text": "text"} if single else {"text": "text", "extra": "text"}
-    return Spec(records=[draw(_record(i, not single)) for i in range(n)], fields=fields)
+    lists = number_lists and draw(st.booleans())
+    return Spec(records=[draw(_record(i, not single, lists)) for i in range(n)], fields=fields)
 
 
 # ---- filters -----------------------------------------------------------------------------------

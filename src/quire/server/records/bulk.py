@@ -484,8 +484,8 @@ class _Rows:
                 if old:
                     self.stale_metadata.append(record_key)
                 self.metadata += [
-                    (record_key, dataset_key, name, text, num)
-                    for name, text, num in metadata_entries(p.metadata)
+                    (record_key, dataset_key, name, text, num, multi)
+                    for name, text, num, multi in metadata_entries(p.metadata)
                 ]
             if p.fields_changed:
                 if old:
@@ -539,7 +539,9 @@ class _Rows:
         await w.update_records(self.old_records)
         await w.delete_where_in("record_metadata", "record_id", self.stale_metadata)
         await w.insert(
-            "record_metadata", ("record_id", "dataset_id", "name", "value_text", "value_num"), self.metadata
+            "record_metadata",
+            ("record_id", "dataset_id", "name", "value_text", "value_num", "multi"),
+            self.metadata,
         )
         await w.delete_where_in("record_texts", "record_id", self.stale_texts)
         await w.insert("record_texts", ("record_id", "dataset_id", "field_name", "body"), self.texts)

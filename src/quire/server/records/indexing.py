@@ -1,7 +1,8 @@
 """The rows that make records searchable, derived from a record's fields and metadata.
 
 `record_metadata`: one row per scalar metadata value (list members each get one). Strings and
-booleans go to `value_text` (strings cut to 255 characters), numbers to `value_num`. Every key is
+booleans go to `value_text` (strings cut to 255 characters), numbers to `value_num`; the rows of
+a list of several members are marked `multi`. Every key is
 indexed, declared as a metadata property or not, so a property added later filters at once.
 
 `record_texts`: one row per field with searchable text (text fields; the contents of chat messages;
@@ -34,17 +35,22 @@ def metadata_values(value: Any) -> Iterator[tuple[str | None, float | None]]:
                 yield from metadata_values(item)
 
 
-def metadata_entries(metadata: Mapping[str, Any] | None) -> list[tuple[str, str | None, float | None]]:
-    """(name, value_text, value_num) for every indexed value of a record's metadata."""
-    entries: list[tuple[str, str | None, float | None]] = []
+def metadata_entries(
+    metadata: Mapping[str, Any] | None,
+) -> list[tuple[str, str | None, float | None, bool]]:
+    """(name, value_text, value_num, multi) for every indexed value of a record's metadata; `multi`
+    when the name holds several values (search relies on it to know a property is single-valued)."""
+    entries: list[tuple[str, str | None, float | None, bool]] = []
     for name, value in (metadata or {}).items():
         kind = type(value)
         if kind is str:  # the usual scalars first, without a generator (bulk writes call this a lot)
-            entries.append((name, value[:INDEXED_TEXT_MAX], None))
+            entries.append((name, value[:INDEXED_TEXT_MAX], None, False))
         elif kind is int or (kind is float and math.isfinite(value)):
-            entries.append((name, None, float(value)))
+            entries.append((name, None, float(value), False))
         elif kind is not float:
-            entries.extend((name, text, num) for text, num in metadata_values(value))
+            values = list(metadata_values(value))
+            multi = len(values) > 1
+            entries.extend((name, text, num, multi) for text, num in values)
     return entries
 
 
@@ -52,8 +58,15 @@ def metadata_rows(
     record_id: uuid.UUID, dataset_id: uuid.UUID, metadata: Mapping[str, Any] | None
 ) -> list[dict[str, Any]]:
     return [
-        {"record_id": record_id, "dataset_id": dataset_id, "name": name, "value_text": text, "value_num": num}
-        for name, text, num in metadata_entries(metadata)
+        {
+            "record_id": record_id,
+            "dataset_id": dataset_id,
+            "name": name,
+            "value_text": text,
+            "value_num": num,
+            "multi": multi,
+        }
+        for name, text, num, multi in metadata_entries(metadata)
     ]
 
 

@@ -13,12 +13,12 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, literal, select
+from sqlalchemy import ColumnElement, Select, exists, func, literal, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 
-from quire.server.models import Dataset, Record
+from quire.server.models import Dataset, Record, RecordMetadataValue
 from quire.server.search.conjunction import estimate_sizes, matching_ids
 from quire.server.search.context import CompileContext, Dialect
 from quire.server.search.errors import QueryError
@@ -35,6 +35,7 @@ from quire.server.search.filters import (
 )
 from quire.server.search.fulltext import matching_scores, text_scores
 from quire.server.search.sorting import SortBy, sort_key
+from quire.server.search.values import as_number
 from quire.server.search.vectors import MAX_RESULTS, VectorQuery, similarity_search
 
 
@@ -131,6 +132,9 @@ async def search_records(
 
     if limit == 0:
         return SearchResult(hits=[], total=await _count(session, where))
+    walked = await _walk_sort_index(session, ctx, query, offset=offset, limit=limit)
+    if walked is not None:
+        return walked
     metadata_only = _metadata_only_page(ctx, query) if ctx.dialect == "sqlite" else None
     if metadata_only is not None:
         rows = (await session.execute(metadata_only.offset(offset).limit(limit))).all()
@@ -165,11 +169,8 @@ async def search_records(
     return SearchResult(hits=[(row[0], _score(row[1])) for row in rows], total=total)
 
 
-def _metadata_only_page(ctx: CompileContext, query: SearchQuery) -> Select[Any] | None:
-    """For a query that filters and sorts on metadata only: the ordered matches with the total,
-    from the metadata index rows alone. `records` is keyed by a UUID and wide; reading it once per
-    match is most of the cost of such a query (on 100k records, 10k matches: ~2.5x the time).
-    None for any other query."""
+def _metadata_conjuncts(query: SearchQuery) -> list[Terms | Range] | None:
+    """The filter's conjuncts when the query filters and sorts on metadata only, else None."""
     if query.text is not None or query.vector is not None or not query.sort:
         return None
     if not all(isinstance(sort.scope, MetadataScope) for sort in query.sort):
@@ -178,6 +179,88 @@ def _metadata_only_page(ctx: CompileContext, query: SearchQuery) -> Select[Any] 
     conjuncts = node.conjuncts() if isinstance(node, And) else [node] if node is not None else []
     sources = [c for c in conjuncts if isinstance(c, Terms | Range) and isinstance(c.scope, MetadataScope)]
     if not sources or len(sources) != len(conjuncts):
+        return None
+    return sources
+
+
+def _carries_sort_value(ctx: CompileContext, source: Terms | Range, name: str) -> bool:
+    """Every row of `source` holds the value a record sorted by metadata `name` sorts by: the
+    source tests `name`, on the column the sort reads (numbers, or texts that are no numbers)."""
+    if not isinstance(source.scope, MetadataScope) or source.scope.name != name:
+        return False
+    if ctx.metadata_type(name) in ("integer", "float"):
+        return True
+    return isinstance(source, Terms) and all(as_number(value) is None for value in source.values)
+
+
+async def _walk_sort_index(
+    session: AsyncSession, ctx: CompileContext, query: SearchQuery, *, offset: int, limit: int
+) -> SearchResult | None:
+    """A metadata-only query sorted by one property that it also filters on, when no record holds
+    several values under that property: the page is a walk of the property's value index in sort
+    order, each row checked against the other conditions, stopping at `offset + limit`; the total
+    is counted apart. On 100k records and 10k matches the page costs ~0.1 ms instead of sorting the
+    10k. Several values per record would break it (a record sorts by its largest or smallest value,
+    which may lie outside the filter's range), hence the `multi` probe. None when it does not apply.
+    """
+    if ctx.dialect != "sqlite" or len(query.sort) != 1:
+        return None
+    sources = _metadata_conjuncts(query)
+    if sources is None:
+        return None
+    sort = query.sort[0]
+    assert isinstance(sort.scope, MetadataScope)
+    name = sort.scope.name
+    walked = next((s for s in sources if _carries_sort_value(ctx, s, name)), None)
+    if walked is None:
+        return None
+    names = {source.scope.name for source in sources if isinstance(source.scope, MetadataScope)}
+    several = set(
+        await session.scalars(
+            select(RecordMetadataValue.name)
+            .where(
+                RecordMetadataValue.dataset_id == ctx.dataset_id,
+                RecordMetadataValue.name.in_(sorted(names)),
+                RecordMetadataValue.multi == true(),
+            )
+            .distinct()
+        )
+    )
+    if name in several:
+        return None
+    numeric = ctx.metadata_type(name) in ("integer", "float")
+    column = RecordMetadataValue.value_num if numeric else RecordMetadataValue.value_text
+    rows = walked.rows(ctx)
+    assert rows is not None
+    walk = rows.add_columns(column.label("value")).subquery("walk")
+    page = select(walk.c.record_id)
+    for source in sources:
+        if source is not walked:
+            probe = source.rows(ctx, probe=True)
+            assert probe is not None
+            page = page.where(exists(probe.where(probe.selected_columns[0] == walk.c.record_id)))
+    value = walk.c.value.asc() if sort.order == "asc" else walk.c.value.desc()
+    ids = list(
+        await session.scalars(page.order_by(value, walk.c.record_id.asc()).offset(offset).limit(limit))
+    )
+    if offset == 0 and len(ids) < limit:
+        total = len(ids)
+    else:
+        matches = matching_ids(ctx, sources)
+        assert matches is not None
+        if several:  # a record matches once per member of a list
+            matches = select(matches.subquery().c[0]).distinct()
+        total = int(await session.scalar(select(func.count()).select_from(matches.subquery())) or 0)
+    return SearchResult(hits=[(record_id, None) for record_id in ids], total=total)
+
+
+def _metadata_only_page(ctx: CompileContext, query: SearchQuery) -> Select[Any] | None:
+    """For a query that filters and sorts on metadata only: the ordered matches with the total,
+    from the metadata index rows alone. `records` is keyed by a UUID and wide; reading it once per
+    match is most of the cost of such a query (on 100k records, 10k matches: ~2.5x the time).
+    None for any other query."""
+    sources = _metadata_conjuncts(query)
+    if sources is None:
         return None
     ids = matching_ids(ctx, sources)
     if ids is None:
