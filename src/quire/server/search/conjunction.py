@@ -72,14 +72,20 @@ def _driven(ctx: CompileContext, candidates: list[tuple[RowSource, Select[Any]]]
     driver, driver_rows = min(candidates, key=cost)  # the first of equals: the user's order
     sub = driver_rows.subquery("driver")
     record_id = sub.c[0]
-    fused = select(record_id)
-    for source, _rows in candidates:
-        if source is driver:
-            continue
+    others = [source for source, _rows in candidates if source is not driver]
+    return select(record_id).where(*probes(ctx, others, record_id))
+
+
+def probes(
+    ctx: CompileContext, sources: Sequence[RowSource], record_id: ColumnElement[Any]
+) -> list[ColumnElement[bool]]:
+    """One `EXISTS` per source (each a row set), correlated on `record_id`."""
+    conditions: list[ColumnElement[bool]] = []
+    for source in sources:
         probe = source.rows(ctx, probe=True)
         assert probe is not None
-        fused = fused.where(exists(probe.where(probe.selected_columns[0] == record_id)))
-    return fused
+        conditions.append(exists(probe.where(probe.selected_columns[0] == record_id)))
+    return conditions
 
 
 async def estimate_sizes(

@@ -13,13 +13,13 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, exists, func, literal, select, true
+from sqlalchemy import ColumnElement, Select, func, literal, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 
 from quire.server.models import Dataset, Record, RecordMetadataValue
-from quire.server.search.conjunction import estimate_sizes, matching_ids
+from quire.server.search.conjunction import estimate_sizes, matching_ids, probes
 from quire.server.search.context import CompileContext, Dialect
 from quire.server.search.errors import QueryError
 from quire.server.search.filters import (
@@ -233,12 +233,8 @@ async def _walk_sort_index(
     rows = walked.rows(ctx)
     assert rows is not None
     walk = rows.add_columns(column.label("value")).subquery("walk")
-    page = select(walk.c.record_id)
-    for source in sources:
-        if source is not walked:
-            probe = source.rows(ctx, probe=True)
-            assert probe is not None
-            page = page.where(exists(probe.where(probe.selected_columns[0] == walk.c.record_id)))
+    others = [source for source in sources if source is not walked]
+    page = select(walk.c.record_id).where(*probes(ctx, others, walk.c.record_id))
     value = walk.c.value.asc() if sort.order == "asc" else walk.c.value.desc()
     ids = list(
         await session.scalars(page.order_by(value, walk.c.record_id.asc()).offset(offset).limit(limit))
