@@ -12,7 +12,7 @@ process of this machine, go back to `pending` (`release_stale`) and are claimed 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -20,30 +20,23 @@ from typing import Any
 import orjson
 from sqlalchemy import (
     ColumnElement,
-    DateTime,
     Select,
-    Uuid,
     any_,
-    bindparam,
     func,
-    insert,
     select,
-    text,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.selectable import TextualSelect
 
 from quire.server.db import Dialect
 from quire.server.delivery.outcomes import Decision
 from quire.server.delivery.policies import DeliveryPolicy
 from quire.server.delivery.sender import AttemptResult, signing_secrets, webhook_policy
-from quire.server.events.assemble import load_bodies, render
+from quire.server.events.assemble import assemble, load_bodies, render
 from quire.server.models import (
     Delivery,
     DeliveryAttempt,
     DeliveryStatus,
-    UTCDateTime,
     Webhook,
     table_of,
 )
@@ -157,49 +150,110 @@ async def claim(
         return []
     if dialect == "sqlite":
         return await _claim_sqlite(session, owner=owner, wants=wants, now=now)
-    returned: list[Any] = []
-    for webhook_id, limit, lease_until in wants:
-        due = (
-            select(DELIVERIES.c.id)
-            .where(
-                DELIVERIES.c.webhook_id == webhook_id,
-                DELIVERIES.c.status == PENDING,
-                DELIVERIES.c.next_attempt_at <= now,
-            )
-            .order_by(DELIVERIES.c.next_attempt_at)
-            .limit(limit)
-        )
-        result = await session.execute(
-            update(DELIVERIES)
-            .where(_picked(dialect, due))
-            .values(status=DELIVERING, lease_owner=owner, lease_expires_at=lease_until, updated_at=now)
-            .returning(
-                DELIVERIES.c.id,
-                DELIVERIES.c.webhook_id,
-                DELIVERIES.c.event_id,
-                DELIVERIES.c.event_type,
-                DELIVERIES.c.payload,
-                DELIVERIES.c.msg_id,
-                DELIVERIES.c.attempts,
-                DELIVERIES.c.lease_expires_at,
-            )
-        )
-        returned.extend(result.all())
-    if not returned:
+    return await _claim_postgresql(session, owner=owner, wants=wants, now=now)
+
+
+# PostgreSQL: one statement claims for every webhook and returns each claim with its stored event,
+# webhook by webhook (in the order asked), oldest first. `wanted` picks, per webhook, its oldest due
+# rows that nobody else has locked (`FOR UPDATE SKIP LOCKED`, as `_picked`), with that webhook's
+# lease; the update finds them by primary key (`= ANY(ARRAY(…))`, not a join over the table). The
+# event is read per claimed row by primary key (`OFFSET 0` keeps the subquery a nested-loop lookup
+# instead of a join the planner might run over all events).
+_CLAIM_POSTGRESQL = """
+WITH wanted AS MATERIALIZED (
+    SELECT p.id, p.next_attempt_at, w.until, w.nth
+    FROM unnest($1::uuid[], $2::int[], $3::timestamp[]) WITH ORDINALITY AS w(webhook, quota, until, nth)
+    CROSS JOIN LATERAL (
+        SELECT id, next_attempt_at FROM deliveries
+        WHERE webhook_id = w.webhook AND status = 'pending' AND next_attempt_at <= $4
+        ORDER BY next_attempt_at LIMIT w.quota
+        FOR UPDATE SKIP LOCKED
+    ) AS p
+), claimed AS (
+    UPDATE deliveries AS d
+    SET status = 'delivering', lease_owner = $5, lease_expires_at = wanted.until, updated_at = $4
+    FROM wanted
+    WHERE d.id = ANY(ARRAY(SELECT id FROM wanted)) AND d.id = wanted.id
+    RETURNING d.id, d.webhook_id, d.event_id, d.event_type, d.payload, d.msg_id, d.attempts,
+              d.lease_expires_at, wanted.nth, wanted.next_attempt_at
+)
+SELECT c.id, c.webhook_id, c.event_id, c.event_type, c.payload, c.msg_id, c.attempts,
+       c.lease_expires_at, e.type, e.occurred_at, e.data, e.dataset_snapshot_id, e.snapshot_path
+FROM claimed AS c
+LEFT JOIN LATERAL (
+    SELECT type, occurred_at, data, dataset_snapshot_id, snapshot_path
+    FROM events WHERE events.id = c.event_id OFFSET 0
+) AS e ON true
+ORDER BY c.nth, c.next_attempt_at"""
+_SNAPSHOTS_POSTGRESQL = "SELECT id, data FROM dataset_snapshots WHERE id = ANY($1::bigint[])"
+
+
+async def _postgresql(session: AsyncSession) -> Any:
+    """PostgreSQL: the asyncpg connection under the session's transaction. SQLAlchemy's adapter
+    begins the transaction at its first statement; a round may start with ours, so begin it here
+    (as the adapter would) before using the connection directly. Statements through it are
+    prepared once per connection (asyncpg's statement cache) and take ids, timestamps and arrays
+    as they are, instead of SQLAlchemy compiling, processing and wrapping each one."""
+    conn = await session.connection()
+    raw = await conn.get_raw_connection()
+    adapted: Any = raw.dbapi_connection
+    if adapted._transaction is None:
+        async with adapted._execute_mutex:
+            if adapted._transaction is None:
+                await adapted._start_transaction()
+    return raw.driver_connection
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """A `timestamp` read through asyncpg (naive UTC) as `UTCDateTime` returns it."""
+    return None if moment is None else moment.replace(tzinfo=UTC)
+
+
+async def _claim_postgresql(
+    session: AsyncSession, *, owner: str, wants: list[Want], now: datetime
+) -> list[Claim]:
+    driver = await _postgresql(session)
+    rows = await driver.fetch(
+        _CLAIM_POSTGRESQL,
+        [webhook_id for webhook_id, _, _ in wants],
+        [limit for _, limit, _ in wants],
+        [_naive(until) for _, _, until in wants],
+        _naive(now),
+        owner,
+    )
+    if not rows:
         return []
-    bodies = await load_bodies(session, [row.event_id for row in returned if row.event_id is not None])
-    return [
-        Claim(
-            id=row.id,
-            webhook_id=row.webhook_id,
-            msg_id=row.msg_id,
-            event_type=row.event_type,
-            attempt=row.attempts + 1,
-            body=bodies.get(row.event_id) if row.event_id is not None else render(row.payload),
-            lease_expires_at=row.lease_expires_at,
+    snapshots: dict[int, Any] = {}
+    wanted = {row[11] for row in rows if row[11] is not None}
+    if wanted:
+        snapshots = dict(await driver.fetch(_SNAPSHOTS_POSTGRESQL, list(wanted)))
+    bodies: dict[int, bytes] = {}
+    claims = []
+    for row in rows:
+        event_id = row[2]
+        if event_id is None:
+            body: bytes | None = render(row[4])
+        elif event_id in bodies:
+            body = bodies[event_id]
+        elif row[8] is None:  # the event is gone
+            body = None
+        else:
+            snapshot = snapshots.get(row[11]) if row[11] is not None else None
+            body = bodies[event_id] = render(
+                assemble(row[8], row[9].replace(tzinfo=UTC), row[10], snapshot, row[12])
+            )
+        claims.append(
+            Claim(
+                id=row[0],
+                webhook_id=row[1],
+                msg_id=row[5],
+                event_type=row[3],
+                attempt=row[6] + 1,
+                body=body,
+                lease_expires_at=row[7].replace(tzinfo=UTC),
+            )
         )
-        for row in returned
-    ]
+    return claims
 
 
 _CLAIM_SQLITE = """
@@ -305,18 +359,16 @@ async def release(session: AsyncSession, *, owner: str, ids: Sequence[uuid.UUID]
     )
 
 
-# One statement records a whole batch and applies the lease guard: the batch travels as one JSON
-# parameter (constant SQL, compiled once), and only rows whose claim is still ours are updated and
-# returned.
-_FINISH_SET = """
+# SQLite: one statement records a whole batch and applies the lease guard: the batch travels as one
+# JSON parameter (constant SQL, compiled once), and only rows whose claim is still ours are updated
+# and returned.
+_FINISH_SQLITE = """
+UPDATE deliveries SET
     status = v.status, attempts = v.attempts,
-    next_attempt_at = coalesce(v.next_at, {d}.next_attempt_at),
-    delivered_at = coalesce(v.delivered_at, {d}.delivered_at),
+    next_attempt_at = coalesce(v.next_at, deliveries.next_attempt_at),
+    delivered_at = coalesce(v.delivered_at, deliveries.delivered_at),
     last_status_code = v.code, last_error = v.error,
-    lease_owner = NULL, lease_expires_at = NULL, updated_at = :now"""
-_FINISH_SQL: dict[str, str] = {
-    "sqlite": f"""
-UPDATE deliveries SET {_FINISH_SET.format(d="deliveries")}
+    lease_owner = NULL, lease_expires_at = NULL, updated_at = :now
 FROM (
     SELECT value ->> '$.id' AS id, value ->> '$.status' AS status, value ->> '$.attempts' AS attempts,
            value ->> '$.next_at' AS next_at, value ->> '$.delivered_at' AS delivered_at,
@@ -324,29 +376,7 @@ FROM (
     FROM json_each(:batch)
 ) AS v
 WHERE deliveries.id = v.id AND deliveries.lease_owner = :owner AND +deliveries.status = 'delivering'
-RETURNING deliveries.id""",
-    "postgresql": f"""
-UPDATE deliveries AS d SET {_FINISH_SET.format(d="d")}
-FROM jsonb_to_recordset(CAST(:batch AS jsonb)) AS v(
-    id uuid, status text, attempts int, next_at timestamp, delivered_at timestamp, code int, error text)
-WHERE d.id = v.id AND d.lease_owner = :owner AND d.status = 'delivering'
-RETURNING d.id""",
-}
-
-
-def _finish_statement(dialect: Dialect) -> TextualSelect:
-    return text(_FINISH_SQL[dialect]).bindparams(bindparam("now", type_=UTCDateTime())).columns(id=Uuid())
-
-
-def _encoders(session: AsyncSession) -> tuple[Callable[[uuid.UUID], Any], Callable[[datetime | None], Any]]:
-    """How ids and timestamps are written inside the JSON batch, as the column types store them."""
-    engine_dialect = session.get_bind().dialect
-    if engine_dialect.name == "postgresql":
-        return str, lambda moment: None if moment is None else _naive(moment).isoformat()
-    uuid_processor = Uuid().dialect_impl(engine_dialect).bind_processor(engine_dialect)
-    datetime_processor = DateTime().dialect_impl(engine_dialect).bind_processor(engine_dialect)
-    assert uuid_processor is not None and datetime_processor is not None
-    return uuid_processor, lambda moment: None if moment is None else datetime_processor(_naive(moment))
+RETURNING deliveries.id"""
 
 
 def _naive(moment: datetime) -> datetime:
@@ -381,54 +411,78 @@ async def finish(
                 driver=await _driver(session),
             )
         return report
-    encode_id, encode_time = _encoders(session)
-    rows = [
-        {
-            "id": encode_id(f.claim.id),
-            "status": _status_after(f.decision),
-            "attempts": f.claim.attempt,
-            "next_at": encode_time(f.decision.next_attempt_at),
-            "delivered_at": encode_time(now) if f.decision.verdict == "succeeded" else None,
-            "code": f.result.status_code,
-            "error": f.result.error,
-        }
-        for f in batch
-    ]
-    owned = set(
-        (
-            await session.execute(
-                _finish_statement(dialect), {"batch": orjson.dumps(rows).decode(), "owner": owner, "now": now}
-            )
-        ).scalars()
-    )
-    for item in batch:
-        (report.written if item.claim.id in owned else report.lost).append(item)
-    if not report.written:
-        return report
-    await session.execute(
-        insert(ATTEMPTS),
-        [
-            {
-                "delivery_id": f.claim.id,
-                "number": f.claim.attempt,
-                "started_at": f.result.started_at,
-                "duration_ms": f.result.duration_ms,
-                "status_code": f.result.status_code,
-                "outcome": f.decision.verdict,
-                "error": f.result.error,
-                "response_snippet": f.result.response_snippet,
-                "worker": owner[:100],
-            }
-            for f in report.written
-        ],
-    )
-    await _update_webhooks(session, report, failures_before_disable=failures_before_disable, now=now)
+    driver = await _postgresql(session)
+    await _finish_postgresql(driver, report, owner=owner, batch=batch, now=now)
+    if report.written:
+        await _update_webhooks(
+            session, report, failures_before_disable=failures_before_disable, now=now, postgresql=driver
+        )
     return report
 
 
 _ATTEMPT_COLUMNS = (
     "delivery_id, number, started_at, duration_ms, status_code, outcome, error, response_snippet, worker"
 )
+
+
+# PostgreSQL: one statement records a batch — the deliveries whose claim is still ours are updated
+# (the lease guard checked under the row lock, as on SQLite) and exactly their attempts inserted, in
+# the batch's order — and returns the ids written. The batch travels as arrays, one per column,
+# natively typed. The rows are found by primary key: `status || ''` keeps the planner off the status
+# index, whose `delivering` entries include every row claimed since the table was last vacuumed
+# (thousands of dead ones under a backlog, each visited in the heap).
+_FINISH_POSTGRESQL = f"""
+WITH v AS MATERIALIZED (
+    SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::timestamp[], $5::text[], $6::int[],
+                         $7::text[], $8::timestamp[], $9::float8[], $10::text[])
+        WITH ORDINALITY AS v(id, status, attempts, next_at, outcome, code, error, started_at, duration_ms,
+                             snippet, nth)
+), written AS (
+    UPDATE deliveries AS d SET
+        status = v.status, attempts = v.attempts,
+        next_attempt_at = coalesce(v.next_at, d.next_attempt_at),
+        delivered_at = CASE WHEN v.outcome = 'succeeded' THEN $11 ELSE d.delivered_at END,
+        last_status_code = v.code, last_error = v.error,
+        lease_owner = NULL, lease_expires_at = NULL, updated_at = $11
+    FROM v
+    WHERE d.id = ANY($1::uuid[]) AND d.id = v.id AND d.lease_owner = $12 AND d.status || '' = 'delivering'
+    RETURNING d.id
+)
+INSERT INTO delivery_attempts ({_ATTEMPT_COLUMNS})
+SELECT v.id, v.attempts, v.started_at, v.duration_ms, v.code, v.outcome, v.error, v.snippet, $13
+FROM v WHERE v.id IN (SELECT id FROM written)
+ORDER BY v.nth
+RETURNING delivery_id"""
+
+
+async def _finish_postgresql(
+    driver: Any, report: FinishReport, *, owner: str, batch: Sequence[Finished], now: datetime
+) -> None:
+    """`finish` on PostgreSQL: `_FINISH_POSTGRESQL` through asyncpg, the batch as one array per
+    column (in the statement's order)."""
+    rows = [
+        (
+            f.claim.id,
+            _status_after(f.decision),
+            f.claim.attempt,
+            None if f.decision.next_attempt_at is None else _naive(f.decision.next_attempt_at),
+            f.decision.verdict,
+            f.result.status_code,
+            f.result.error,
+            _naive(f.result.started_at),
+            f.result.duration_ms,
+            f.result.response_snippet,
+        )
+        for f in batch
+    ]
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    owned = {
+        row[0] for row in await driver.fetch(_FINISH_POSTGRESQL, *columns, _naive(now), owner, owner[:100])
+    }
+    for item in batch:
+        (report.written if item.claim.id in owned else report.lost).append(item)
+
+
 _SQLITE_ROWS_PER_INSERT = 1000  # 9 parameters a row: well under SQLite's limit
 
 
@@ -456,7 +510,7 @@ async def _finish_sqlite(
     owned = {
         row[0]
         for row in await driver.execute_fetchall(
-            _FINISH_SQL["sqlite"], {"batch": orjson.dumps(rows).decode(), "owner": owner, "now": stamp}
+            _FINISH_SQLITE, {"batch": orjson.dumps(rows).decode(), "owner": owner, "now": stamp}
         )
     }
     for item in batch:
@@ -491,6 +545,7 @@ async def _update_webhooks(
     failures_before_disable: int,
     now: datetime,
     driver: Any = None,
+    postgresql: Any = None,
 ) -> None:
     """Failure streaks (a delivery that ends failed adds one, one that succeeds resets), and
     disabling: at once on 410 Gone, or when the streak reaches the limit."""
@@ -513,6 +568,11 @@ async def _update_webhooks(
         await driver.execute_fetchall(
             f"UPDATE webhooks SET consecutive_failures = 0 WHERE id IN ({marks}) AND consecutive_failures != 0",
             [webhook_id.hex for webhook_id in cleared],
+        )
+    elif cleared and postgresql is not None:  # PostgreSQL: straight to asyncpg, as `_finish_postgresql`
+        await postgresql.execute(
+            "UPDATE webhooks SET consecutive_failures = 0 WHERE id = ANY($1::uuid[]) AND consecutive_failures != 0",
+            cleared,
         )
     elif cleared:
         await session.execute(
