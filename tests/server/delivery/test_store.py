@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select, update
 
 from quire.server.db import Database
@@ -59,11 +60,15 @@ async def test_one_claim_serves_several_webhooks_each_its_oldest_due_with_its_le
         assert row.event_id is not None and claim.body == bodies[row.event_id]
 
 
+@pytest.mark.parametrize("internals", ["known", "unknown"])
 async def test_a_recording_round_that_is_rolled_back_writes_nothing(
-    database: Database, receiver: Receiver
+    database: Database, receiver: Receiver, monkeypatch: pytest.MonkeyPatch, internals: str
 ) -> None:
     """The round's first statement may be the dispatcher's own (not SQLAlchemy's): it still runs in
-    the round's transaction."""
+    the round's transaction, also where SQLAlchemy's adapter does not have the internals the
+    PostgreSQL path uses to begin it (then it begins through the adapter's public path)."""
+    if internals == "unknown":
+        monkeypatch.setattr(store, "_adapter_internals_known", lambda adapted: False)
     webhook = await add_webhook(database, receiver.url("/ok"))
     await publish_events(database, 1)
     now = utcnow()

@@ -188,6 +188,11 @@ ORDER BY c.nth, c.next_attempt_at"""
 _SNAPSHOTS_POSTGRESQL = "SELECT id, data FROM dataset_snapshots WHERE id = ANY($1::bigint[])"
 
 
+def _adapter_internals_known(adapted: Any) -> bool:
+    """The parts of SQLAlchemy's asyncpg adapter (private, as of 2.0–2.1) `_postgresql` uses."""
+    return all(hasattr(adapted, name) for name in ("_transaction", "_execute_mutex", "_start_transaction"))
+
+
 async def _postgresql(session: AsyncSession) -> Any:
     """PostgreSQL: the asyncpg connection under the session's transaction. SQLAlchemy's adapter
     begins the transaction at its first statement; a round may start with ours, so begin it here
@@ -197,7 +202,11 @@ async def _postgresql(session: AsyncSession) -> Any:
     conn = await session.connection()
     raw = await conn.get_raw_connection()
     adapted: Any = raw.dbapi_connection
-    if adapted._transaction is None:
+    if not _adapter_internals_known(adapted):
+        # another SQLAlchemy moved them: one statement through the adapter's public path begins
+        # the transaction instead, at the cost of a round trip
+        await conn.exec_driver_sql("SELECT 1")
+    elif adapted._transaction is None:
         async with adapted._execute_mutex:
             if adapted._transaction is None:
                 await adapted._start_transaction()
