@@ -16,12 +16,15 @@ Request bodies that fail schema validation get Argilla's 422 shape
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from quire.server.json_depth import MAX_JSON_DEPTH
 from quire.server.wire import JSON
 
 logger = logging.getLogger("quire.server")
@@ -111,10 +114,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSON:
         return JSON({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
+    app.add_middleware(InputLimitErrors)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSON:
-        if _integer_too_large(exc):
-            return JSON(validation_body([_TOO_LARGE]), status_code=422)
         logger.exception("unhandled error on %s %s", request.method, request.url.path)
         body = {
             "detail": {
@@ -137,13 +140,74 @@ _TOO_LARGE = {
 }
 
 
-def _integer_too_large(exc: BaseException) -> bool:
+# The same for JSON nested deeper than the encoder (254 levels) or a parser (Python's recursion
+# limit) takes, wherever `json_depth`'s checks at the entrances did not already refuse it.
+_TOO_DEEP = {
+    "type": "value_error",
+    "loc": ("body",),
+    "msg": f"the request nests JSON objects and arrays too deeply (allowed: {MAX_JSON_DEPTH} levels)",
+    "input": None,
+}
+
+
+def _caused_by(exc: BaseException, test: Callable[[BaseException], bool]) -> bool:
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, TypeError) and "Integer exceeds 64-bit range" in str(current):
+        if test(current):
             return True
         orig = getattr(current, "orig", None)
         current = orig if isinstance(orig, BaseException) else (current.__cause__ or current.__context__)
     return False
+
+
+def _integer_too_large(exc: BaseException) -> bool:
+    return _caused_by(exc, lambda e: isinstance(e, TypeError) and "Integer exceeds 64-bit range" in str(e))
+
+
+def _nested_too_deeply(exc: BaseException) -> bool:
+    return _caused_by(
+        exc,
+        lambda e: (
+            isinstance(e, RecursionError)
+            or (isinstance(e, TypeError) and "Recursion limit reached" in str(e))
+        ),
+    )
+
+
+def _input_limit_error(exc: BaseException) -> dict[str, Any] | None:
+    if _integer_too_large(exc):
+        return _TOO_LARGE
+    if _nested_too_deeply(exc):
+        return _TOO_DEEP
+    return None
+
+
+class InputLimitErrors:
+    """ASGI middleware: the errors that input beyond the encoders' limits raises deep inside a unit
+    of work (which has rolled back by then) become 422s here, inside the app. Left to the
+    `Exception` handler they would be answered too, but Starlette re-raises what that handler
+    answers and uvicorn then closes the connection, so a client's next request on it fails."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_tracked)
+        except Exception as exc:
+            error = _input_limit_error(exc)
+            if error is None or started:
+                raise
+            await JSON(validation_body([error]), status_code=422)(scope, receive, send)

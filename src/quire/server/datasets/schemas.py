@@ -3,8 +3,9 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
+from quire.server.json_depth import bounded_depth
 from quire.server.models import DatasetStatus
 from quire.server.wire import RequestModel, WireDatetime, WireModel
 
@@ -32,12 +33,15 @@ class Dataset(WireModel):
     updated_at: WireDatetime
 
 
+DatasetMetadata = Annotated[dict[str, Any], AfterValidator(bounded_depth)]
+
+
 class DatasetCreate(RequestModel):
     name: DatasetName
     guidelines: Guidelines | None = None
     allow_extra_metadata: bool = True
     distribution: Distribution = Field(default_factory=Distribution)
-    metadata: dict[str, Any] | None = None
+    metadata: DatasetMetadata | None = None
     workspace_id: uuid.UUID
 
 
@@ -48,7 +52,7 @@ class DatasetUpdate(RequestModel):
     guidelines: Guidelines | None = None
     allow_extra_metadata: bool | None = None
     distribution: Distribution | None = None
-    metadata: dict[str, Any] | None = None
+    metadata: DatasetMetadata | None = None
 
 
 class ResponseCounts(WireModel):

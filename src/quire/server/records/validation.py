@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from quire.server.datasets.question_values import InvalidValue, ValueChecker, check_score, value_checker
+from quire.server.json_depth import depth_beyond, too_deep_message
 from quire.server.models import Dataset, Question, ResponseStatus, VectorSettings
 from quire.server.records.schemas import MAX_CHAT_MESSAGES, ResponseIn, SuggestionIn
 
@@ -74,6 +75,8 @@ class RecordRules:
             raise InvalidValue(
                 f"custom field {name!r} value must be a dictionary, found {type(value).__name__}"
             )
+        if (depth := depth_beyond(value)) is not None:
+            raise InvalidValue(too_deep_message(f"custom field {name!r} value", depth))
         return value
 
     # ---------------------------------------------------------------- metadata
@@ -82,6 +85,8 @@ class RecordRules:
         if metadata is None:
             return None
         for name, value in metadata.items():
+            if isinstance(value, dict | list) and (depth := depth_beyond(value)) is not None:
+                raise InvalidValue(f"metadata is not valid: {too_deep_message(repr(name), depth)}")
             settings = self.metadata_settings.get(name)
             if settings is None:
                 if not self.dataset.allow_extra_metadata:
