@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
+from quire.server.search.lucene import MAX_CONDITIONS, MAX_VALUES
 from tests.conftest import Api
 from tests.server.helpers import make_dataset
 
@@ -221,3 +223,26 @@ async def test_a_numeric_property_declared_after_list_values_sorts_by_the_whole_
     paged = [await api.ok("POST", f"{url}?offset={o}&limit=2", json=body, status=200) for o in (0, 2)]
     assert [i for page in paged for i in _ids(page)] == ["listed", "single-low", "single-high"]
     assert {page["total"] for page in paged} == {3}
+
+
+async def test_queries_at_the_limits_run_on_the_database(api: Api) -> None:
+    """The longest query the parser takes compiles to SQL each store accepts (SQLite refuses
+    expressions nested beyond 1,000 levels), and one more condition is a 422, not a 500."""
+    dataset, records = await _seed(api)
+    url = f"/api/v1/datasets/{dataset['id']}/records/search"
+    words = ["quick", *(f"w{n}" for n in range(MAX_CONDITIONS - 1))]
+    for query, expected in (
+        (" OR ".join(words), ["r0"]),
+        (" AND ".join(f"-{w}" for w in words), ["r1", "r2"]),
+        (
+            " OR ".join(
+                [*(f"id:{uuid.UUID(int=n)}" for n in range(MAX_VALUES - 1)), f"id:{records[2]['id']}"]
+            ),
+            ["r2"],
+        ),
+    ):
+        result = await api.ok("POST", url, json={"query": {"query_string": query}}, status=200)
+        assert sorted(_ids(result)) == expected, query[:80]
+    response = await api.client.post(url, json={"query": {"query_string": " OR ".join([*words, "more"])}})
+    assert response.status_code == 422, response.text
+    assert f"at most {MAX_CONDITIONS}" in response.text

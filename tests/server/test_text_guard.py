@@ -1,4 +1,5 @@
-"""NUL characters (U+0000) are refused with a 422 on both stores (PostgreSQL cannot store them)."""
+"""NUL characters (U+0000) and unpaired surrogates are refused with a 422 on both stores (PostgreSQL
+cannot store them, and the JSON encoder refuses surrogates)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import json
 
 import pytest
 
-from quire.server.text_guard import nul_escape_at
+from quire.server.text_guard import lone_surrogate_at, nul_escape_at
 from tests.conftest import Api
 from tests.server.helpers import make_dataset
 
@@ -23,6 +24,39 @@ from tests.server.helpers import make_dataset
 def test_the_escape_is_found_only_when_it_is_one(document: dict[str, str], expected: int | None) -> None:
     raw = json.dumps(document).encode()
     assert nul_escape_at(raw) == expected, raw
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (rb'{"a": "x\ud83d\ude00y"}', None),  # a pair: one character (U+1F600)
+        (rb'{"a": "x\uD83D\uDE00y"}', None),
+        (rb'{"a": "x\ud800y"}', 8),  # high alone
+        (rb'{"a": "x\ud800"}', 8),  # high at the end of the text
+        (rb'{"a": "x\udc00y"}', 8),  # low alone
+        (rb'{"a": "\ud800\ud800\udc00"}', 7),  # a high, then a pair
+        (rb'{"a": "\ud800", "b": "\udc00"}', 7),  # halves in different strings
+        (rb'{"a": "x\\ud800y"}', None),  # an escaped backslash, then the text "ud800"
+        (rb'{"a": "\ud83d\\ude00"}', 7),  # the low half is text, not an escape
+        (rb'{"a": "plain"}', None),
+    ],
+)
+def test_unpaired_surrogates_are_found(raw: bytes, expected: int | None) -> None:
+    assert lone_surrogate_at(raw) == expected, raw
+
+
+async def test_an_unpaired_surrogate_is_a_422_and_nothing_is_written(api: Api) -> None:
+    dataset = await make_dataset(api)
+    url = f"/api/v1/datasets/{dataset['id']}/records/bulk"
+    for text in ("x\\ud800y", "x\\udfff"):
+        body = '{"items": [{"fields": {"text": "fine"}}, {"fields": {"text": "' + text + '"}}]}'
+        response = await api.client.put(url, content=body, headers={"content-type": "application/json"})
+        assert response.status_code == 422, response.text
+        assert "unpaired surrogate" in response.text
+    assert (await api.ok("GET", f"/api/v1/datasets/{dataset['id']}/records"))["total"] == 0
+    body = '{"items": [{"fields": {"text": "smile \\ud83d\\ude00"}}]}'
+    stored = await api.ok("PUT", url, content=body, headers={"content-type": "application/json"})
+    assert stored["items"][0]["fields"]["text"] == "smile \U0001f600"
 
 
 async def test_nul_in_a_body_is_a_422_and_nothing_is_written(api: Api) -> None:

@@ -24,7 +24,7 @@ from quire.server.rules.endpoints import router as rules_router
 from quire.server.settings import Settings
 from quire.server.streams.endpoints import router as streams_router
 from quire.server.suggestions.endpoints import router as suggestions_router
-from quire.server.text_guard import refuse_nul_characters
+from quire.server.text_guard import refuse_unstorable_text
 from quire.server.webhooks.endpoints import router as webhooks_router
 
 API_PREFIX = "/api/v1"
@@ -63,7 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
 
-    api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(refuse_nul_characters)])
+    api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(refuse_unstorable_text)])
     for router in (
         info_router,
         accounts_router,

@@ -3,6 +3,8 @@ and a few queries run end to end."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from quire.server.search import (
@@ -21,6 +23,7 @@ from quire.server.search import (
     Text,
     parse_query_string,
 )
+from quire.server.search.lucene import MAX_CONDITIONS, MAX_VALUES
 from tests.server.search.conftest import Store
 from tests.server.search.fixtures import sample_spec
 
@@ -64,16 +67,19 @@ PARSES: list[tuple[str, Node]] = [
     ("NOT status:pending", Not(Terms(RecordScope("status"), ("pending",)))),
     ("-hello", Not(Text("hello"))),
     ("+hello", Text("hello")),
-    (
-        "status:pending OR status:completed",
-        Or((Terms(RecordScope("status"), ("pending",)), Terms(RecordScope("status"), ("completed",)))),
-    ),
+    # ORed values of one scope are one condition
+    ("status:pending OR status:completed", Terms(RecordScope("status"), ("pending", "completed"))),
     (
         "metadata.lang:(en OR es) -(a b)",
-        And(
+        And((Terms(MetadataScope("lang"), ("en", "es")), Not(And((Text("a"), Text("b")))))),
+    ),
+    (
+        "metadata.lang:en OR hello OR metadata.lang:fr OR metadata.lang:en OR status:pending",
+        Or(
             (
-                Or((Terms(MetadataScope("lang"), ("en",)), Terms(MetadataScope("lang"), ("es",)))),
-                Not(And((Text("a"), Text("b")))),
+                Terms(MetadataScope("lang"), ("en", "fr")),
+                Text("hello"),
+                Terms(RecordScope("status"), ("pending",)),
             )
         ),
     ),
@@ -168,6 +174,22 @@ def test_unknown_field_lists_the_field_syntax() -> None:
 def test_deep_nesting_is_refused_not_a_crash() -> None:
     with pytest.raises(QueryError, match="nested more than 64 levels"):
         parse_query_string("(" * 100 + "a" + ")" * 100)
+
+
+def test_long_chains_are_refused_beyond_the_limits_and_one_fields_values_count_once() -> None:
+    ids = [str(uuid.UUID(int=n)) for n in range(MAX_VALUES)]
+    node = parse_query_string(" OR ".join(f"id:{i}" for i in ids))
+    assert node == Terms(RecordScope("id"), tuple(ids))
+    with pytest.raises(QueryError, match=f"it lists {MAX_VALUES + 1} values; at most {MAX_VALUES}"):
+        parse_query_string(" OR ".join(f"id:{i}" for i in [*ids, str(uuid.uuid4())]))
+    for operator, kind in (("AND", And), ("OR", Or)):
+        words = [f"w{n}" for n in range(MAX_CONDITIONS)]
+        chain = parse_query_string(f" {operator} ".join(words))
+        assert isinstance(chain, kind) and len(chain.children) == MAX_CONDITIONS
+        with pytest.raises(
+            QueryError, match=f"it has {MAX_CONDITIONS + 1} conditions; at most {MAX_CONDITIONS}"
+        ):
+            parse_query_string(f" {operator} ".join([*words, "more"]))
 
 
 END_TO_END: list[tuple[str, list[int]]] = [

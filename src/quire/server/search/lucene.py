@@ -32,6 +32,10 @@ from quire.server.search.scopes import MetadataScope, RecordScope, ResponseScope
 from quire.server.search.values import as_number
 
 MAX_DEPTH = 64
+MAX_CONDITIONS = 200
+MAX_VALUES = 1000
+"""Leaf conditions per query: SQLite refuses expressions deeper than 1,000 levels, and a chain
+of ORs or ANDs nests one level per condition."""
 FIELD_HELP = (
     "use fields.<field>, metadata.<property>, suggestions.<question>[.value|.score|.agent|.type], "
     "responses.<question>[.value], responses.status, status, id, external_id, inserted_at or updated_at"
@@ -109,9 +113,52 @@ def parse_query_string(text: str) -> Node:
     except RecursionError:
         raise QueryError("invalid query: nested too deeply") from None
     try:
-        return _convert(parsed, None, 0)
+        node = _convert(parsed, None, 0)
     except _Problem as problem:
         raise problem.error(text) from None
+    if (values := _values(node)) > MAX_VALUES:
+        raise QueryError(f"invalid query: it lists {values} values; at most {MAX_VALUES} are allowed")
+    if (count := _conditions(node)) > MAX_CONDITIONS:
+        raise QueryError(
+            f"invalid query: it has {count} conditions; at most {MAX_CONDITIONS} are allowed "
+            "(the values of one field ORed together, as in id:(a OR b OR c), count as one)"
+        )
+    return node
+
+
+def _either(children: tuple[Node, ...]) -> Node:
+    """`Or` of `children`, with the `Terms` on one scope merged into one (`x:a OR x:b` is
+    `x:(a OR b)`: one condition, one `IN` in SQL, however many values)."""
+    merged: list[Node] = []
+    by_scope: dict[Scope, int] = {}
+    for child in children:
+        if isinstance(child, Terms) and child.scope in by_scope:
+            at = by_scope[child.scope]
+            earlier = merged[at]
+            assert isinstance(earlier, Terms)
+            merged[at] = Terms(child.scope, tuple(dict.fromkeys((*earlier.values, *child.values))))
+            continue
+        if isinstance(child, Terms):
+            by_scope[child.scope] = len(merged)
+        merged.append(child)
+    return merged[0] if len(merged) == 1 else Or(tuple(merged))
+
+
+def _values(node: Node) -> int:
+    if isinstance(node, And | Or):
+        return sum(_values(child) for child in node.children)
+    if isinstance(node, Not):
+        return _values(node.child)
+    return len(node.values) if isinstance(node, Terms) else 1
+
+
+def _conditions(node: Node) -> int:
+    """How many leaf conditions a tree has (each becomes at least one SQL condition)."""
+    if isinstance(node, And | Or):
+        return sum(_conditions(child) for child in node.children)
+    if isinstance(node, Not):
+        return _conditions(node.child)
+    return 1
 
 
 def _target(item: tree.SearchField) -> _Target:
@@ -154,7 +201,7 @@ def _convert(item: tree.Item, target: _Target | None, depth: int) -> Node:
     if isinstance(item, tree.AndOperation | tree.UnknownOperation):
         return And(tuple(_convert(child, target, depth) for child in item.operands))
     if isinstance(item, tree.OrOperation):
-        return Or(tuple(_convert(child, target, depth) for child in item.operands))
+        return _either(tuple(_convert(child, target, depth) for child in item.operands))
     if isinstance(item, tree.Not | tree.Prohibit):
         return Not(_convert(item.a, target, depth))
     if isinstance(item, tree.Plus):
