@@ -119,6 +119,14 @@ async def test_invalid_response_values_name_question_and_allowed(api: Api) -> No
             {"status": "draft", "values": {"spans": {"value": [{"label": "PER", "start": 0, "end": 9}]}}},
             "length that is `3`",
         ),
+        (
+            {"status": "draft", "values": {"spans": {"value": [{"label": "PER", "start": -1, "end": 2}]}}},
+            "`start` must be 0 or more (start=-1)",
+        ),
+        (
+            {"status": "draft", "values": {"spans": {"value": [{"label": "PER", "start": 2, "end": 1}]}}},
+            "`end` must be greater than `start` (start=2, end=1)",
+        ),
         ({"status": "draft", "values": {"nope": {"value": 1}}}, "non configured question with name='nope'"),
     ]
     for body, expected in cases:

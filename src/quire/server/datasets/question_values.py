@@ -180,7 +180,9 @@ def _span(settings: Mapping[str, Any]) -> Callable[[Any, bool, Mapping[str, Any]
             if not all(isinstance(n, int) and not isinstance(n, bool) for n in (start, end)):
                 raise InvalidValue(f"span at index {index} needs integer `start` and `end`")
             assert isinstance(start, int) and isinstance(end, int)
-            if start < 0 or end < 1 or end <= start:
+            if start < 0:
+                raise InvalidValue(f"span at index {index}: `start` must be 0 or more (start={start})")
+            if end <= start:
                 raise InvalidValue(
                     f"span at index {index}: `end` must be greater than `start` (start={start}, end={end})"
                 )
