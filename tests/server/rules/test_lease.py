@@ -26,6 +26,7 @@ from tests.server.rules.helpers import (
     sent_by_window,
     settled,
     texts,
+    trigger,
     upsert,
     webhook_secret,
 )
@@ -100,3 +101,39 @@ async def test_a_rule_held_by_another_process_is_skipped_not_awaited(
         await other.dispose()
     (log,) = await run_logs(api, rule["id"])
     assert log["start_time"] == rule["next_window_start"] and log["error"] is None
+
+
+async def _hold_a_transaction(database: Database, seconds: float, begun: asyncio.Event) -> None:
+    async with database.session(write=False) as session:
+        await session.execute(text("SELECT 1"))  # the transaction is open from here
+        begun.set()
+        await asyncio.sleep(seconds)
+
+
+async def test_a_run_waits_out_short_transactions_and_is_held_back_by_long_ones(
+    postgres_only: None, api: Api, database: Database
+) -> None:
+    """A transaction that began before a write may still stamp changes earlier than the write:
+    a run waits for such transactions (half a second at most), so a run triggered right after a
+    write includes it; one open longer ends the window at its start, and the next run takes the
+    rest."""
+    dataset = await rules_dataset(api)
+    rule = await create_rule(api, dataset["id"], "http://127.0.0.1:9/", interval_seconds=3600)
+
+    begun = asyncio.Event()
+    short = asyncio.create_task(_hold_a_transaction(database, 0.2, begun))
+    await begun.wait()
+    await upsert(api, dataset["id"], texts(2, prefix="short-"))
+    run = await trigger(api, rule["id"])
+    await short
+    assert run["changed"] == 2
+
+    begun = asyncio.Event()
+    long = asyncio.create_task(_hold_a_transaction(database, 2.0, begun))
+    await begun.wait()
+    await upsert(api, dataset["id"], texts(3, prefix="long-"))
+    held = await trigger(api, rule["id"])
+    assert held["changed"] == 0 and held["start_time"] == run["end_time"]
+    await long
+    after = await trigger(api, rule["id"])
+    assert after["changed"] == 3 and after["start_time"] == held["end_time"]

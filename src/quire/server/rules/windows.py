@@ -10,7 +10,9 @@ before which every write has committed.
   took a timestamp has committed, and "now" is the horizon.
 - PostgreSQL: writers take their timestamps after their transaction began, so the horizon is the
   start of the oldest transaction still open on the database (`pg_stat_activity.xact_start`), or
-  now if none is. A transaction that began after that look takes later timestamps. Every quire
+  now if none is. Transactions older than now are waited for first (up to half a second: most
+  are a request or a dispatcher round, over in milliseconds), so a run triggered right after a
+  write includes it. A transaction that began after that look takes later timestamps. Every quire
   process must connect as the same role (or one with `pg_read_all_stats`): others' transactions
   are invisible otherwise.
 
@@ -24,7 +26,9 @@ boundary (every change before the cut is in, none after), and the next run follo
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -43,25 +47,46 @@ _OLDEST_TRANSACTION = text(
     ORDER BY xact_start LIMIT 1
     """
 )
+_FRESH_ACTIVITY = text("SELECT pg_stat_clear_snapshot()")
+HORIZON_WAIT_SECONDS = 0.5
+HORIZON_POLL_SECONDS = 0.01
 TICK = timedelta(microseconds=1)
 LAG_WARNING = timedelta(minutes=1)
 logger = logging.getLogger(__name__)
 
 
-async def horizon(session: AsyncSession, dialect: Dialect, *, settle_seconds: float) -> datetime:
+async def horizon(
+    session: AsyncSession,
+    dialect: Dialect,
+    *,
+    settle_seconds: float,
+    wait_seconds: float = HORIZON_WAIT_SECONDS,
+) -> datetime:
     """The latest end a window closed now may have. On SQLite the session must already hold the
-    write lock (a write session that has run a statement)."""
+    write lock (a write session that has run a statement).
+
+    On PostgreSQL, transactions that began before now and are still open (most are short: a
+    request, a dispatcher round) are waited for up to `wait_seconds`, so that a run triggered
+    right after a write includes it; only a transaction open longer than that holds the end back
+    to its start."""
     end = utcnow()
     if dialect == "postgresql":
-        oldest = (await session.execute(_OLDEST_TRANSACTION)).first()
-        if oldest is not None and oldest.xact_start < end:
-            if end - oldest.xact_start > LAG_WARNING:
-                logger.warning(
-                    "rule windows are held back by a transaction open since %s (PostgreSQL pid %s)",
-                    oldest.xact_start,
-                    oldest.pid,
-                )
-            end = oldest.xact_start
+        give_up = time.monotonic() + wait_seconds
+        while True:
+            oldest = (await session.execute(_OLDEST_TRANSACTION)).first()
+            if oldest is None or oldest.xact_start >= end:
+                break
+            if time.monotonic() >= give_up:
+                if end - oldest.xact_start > LAG_WARNING:
+                    logger.warning(
+                        "rule windows are held back by a transaction open since %s (PostgreSQL pid %s)",
+                        oldest.xact_start,
+                        oldest.pid,
+                    )
+                end = oldest.xact_start
+                break
+            await asyncio.sleep(HORIZON_POLL_SECONDS)
+            await session.execute(_FRESH_ACTIVITY)  # pg_stat_activity is read once per transaction
     return end - timedelta(seconds=settle_seconds)
 
 
