@@ -18,7 +18,9 @@ def default_home() -> Path:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="QUIRE_", extra="ignore")
+    # an exported but empty variable (`QUIRE_HOME=`) means the default, not "" (the current
+    # directory, or an unparsable URL)
+    model_config = SettingsConfigDict(env_prefix="QUIRE_", extra="ignore", env_ignore_empty=True)
 
     home: Path = Field(default_factory=default_home)
     database_url: str | None = None
