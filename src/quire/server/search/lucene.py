@@ -20,6 +20,7 @@ checked when the tree compiles.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from luqum import tree
@@ -33,9 +34,11 @@ from quire.server.search.values import as_number
 
 MAX_DEPTH = 64
 MAX_CONDITIONS = 200
-MAX_VALUES = 1000
 """Leaf conditions per query: SQLite refuses expressions deeper than 1,000 levels, and a chain
 of ORs or ANDs nests one level per condition."""
+MAX_VALUES = 1000
+"""Values per query (a terms condition's values each count), well under the stores' limits on
+bound parameters per statement."""
 FIELD_HELP = (
     "use fields.<field>, metadata.<property>, suggestions.<question>[.value|.score|.agent|.type], "
     "responses.<question>[.value], responses.status, status, id, external_id, inserted_at or updated_at"
@@ -116,9 +119,10 @@ def parse_query_string(text: str) -> Node:
         node = _convert(parsed, None, 0)
     except _Problem as problem:
         raise problem.error(text) from None
-    if (values := _values(node)) > MAX_VALUES:
+    leaves = list(_leaves(node))
+    if (values := sum(len(leaf.values) if isinstance(leaf, Terms) else 1 for leaf in leaves)) > MAX_VALUES:
         raise QueryError(f"invalid query: it lists {values} values; at most {MAX_VALUES} are allowed")
-    if (count := _conditions(node)) > MAX_CONDITIONS:
+    if (count := len(leaves)) > MAX_CONDITIONS:
         raise QueryError(
             f"invalid query: it has {count} conditions; at most {MAX_CONDITIONS} are allowed "
             "(the values of one field ORed together, as in id:(a OR b OR c), count as one)"
@@ -144,21 +148,15 @@ def _either(children: tuple[Node, ...]) -> Node:
     return merged[0] if len(merged) == 1 else Or(tuple(merged))
 
 
-def _values(node: Node) -> int:
+def _leaves(node: Node) -> Iterator[Node]:
+    """The leaf conditions of a tree (each becomes at least one SQL condition)."""
     if isinstance(node, And | Or):
-        return sum(_values(child) for child in node.children)
-    if isinstance(node, Not):
-        return _values(node.child)
-    return len(node.values) if isinstance(node, Terms) else 1
-
-
-def _conditions(node: Node) -> int:
-    """How many leaf conditions a tree has (each becomes at least one SQL condition)."""
-    if isinstance(node, And | Or):
-        return sum(_conditions(child) for child in node.children)
-    if isinstance(node, Not):
-        return _conditions(node.child)
-    return 1
+        for child in node.children:
+            yield from _leaves(child)
+    elif isinstance(node, Not):
+        yield from _leaves(node.child)
+    else:
+        yield node
 
 
 def _target(item: tree.SearchField) -> _Target:
