@@ -17,9 +17,12 @@ from typing import Any, Literal
 
 import orjson
 from sqlalchemy import event
+from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from quire.server import sqlite_driver
 
 Dialect = Literal["sqlite", "postgresql"]
 
@@ -84,7 +87,7 @@ class Database:
         if self.dialect == "postgresql":
             kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
         else:
-            kwargs.update(connect_args={"timeout": sqlite_busy_timeout})
+            kwargs.update(async_creator=_sqlite_creator(self.url, busy_timeout=sqlite_busy_timeout))
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         self._write_engine: AsyncEngine = self.engine
         self._write_lock: asyncio.Lock | None = None
@@ -131,6 +134,20 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def _sqlite_creator(url: URL, *, busy_timeout: float) -> Callable[[], Any]:
+    """Connections from `sqlite_driver` (one trip to the driver's thread per statement) with the
+    arguments SQLAlchemy's aiosqlite dialect derives from the URL."""
+    args, kwargs = SQLiteDialect_aiosqlite().create_connect_args(url)
+    kwargs["timeout"] = busy_timeout
+
+    async def create() -> sqlite_driver.OneTripConnection:
+        connection = sqlite_driver.connect(*args, **kwargs)
+        await connection
+        return connection
+
+    return create
 
 
 WAL_AUTOCHECKPOINT_PAGES = 10_000

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import insert, select, text
+from sqlalchemy import bindparam, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -79,22 +79,28 @@ class Consumers:
         return any(self.wants(t, workspace_id, dataset_id) for t in types)
 
 
+# Built once: constructing a statement costs more than running it (every write transaction asks).
+_ENABLED_WEBHOOKS = select(Webhook.id, Webhook.events, Webhook.workspace_id, Webhook.dataset_id).where(
+    Webhook.enabled, Webhook.kind == "events"
+)
+_OPEN_STREAMS = select(EventStream.event_types, EventStream.dataset_id).where(
+    EventStream.expires_at > bindparam("now")
+)
+
+_INSERT_EVENTS = insert(table_of(Event)).returning(table_of(Event).c.id, sort_by_parameter_order=True)
+_INSERT_DELIVERIES = insert(table_of(Delivery))
+_NOTIFY = text("SELECT pg_notify(:channel, '')")
+
+
 async def consumers(session: AsyncSession) -> Consumers:
     """Who listens, read once per transaction (cached on the session)."""
     cached = session.info.get(CONSUMERS_KEY)
     if isinstance(cached, Consumers):
         return cached
     found = Consumers(retain_all=bool(session.info.get(RETAIN_ALL_EVENTS)))
-    rows = await session.execute(
-        select(Webhook.id, Webhook.events, Webhook.workspace_id, Webhook.dataset_id).where(
-            Webhook.enabled, Webhook.kind == "events"
-        )
-    )
-    for webhook_id, types, workspace_id, dataset_id in rows:
+    for webhook_id, types, workspace_id, dataset_id in await session.execute(_ENABLED_WEBHOOKS):
         found.webhooks.append(Subscription(webhook_id, frozenset(types or ()), workspace_id, dataset_id))
-    streams = await session.execute(
-        select(EventStream.event_types, EventStream.dataset_id).where(EventStream.expires_at > utcnow())
-    )
+    streams = await session.execute(_OPEN_STREAMS, {"now": utcnow()})
     for stream_types, stream_dataset_id in streams:
         found.streams.append(
             Subscription(None, frozenset(stream_types) if stream_types else None, None, stream_dataset_id)
@@ -176,9 +182,7 @@ async def publish(session: AsyncSession, events: Sequence[NewEvent]) -> int:
         }
         for event, digest in zip(wanted, digests, strict=True)
     ]
-    result = await session.execute(
-        insert(table_of(Event)).returning(table_of(Event).c.id, sort_by_parameter_order=True), rows
-    )
+    result = await session.execute(_INSERT_EVENTS, rows)
     event_ids = [row[0] for row in result]
 
     now = utcnow()
@@ -194,7 +198,7 @@ async def publish(session: AsyncSession, events: Sequence[NewEvent]) -> int:
                 }
             )  # fmt: skip
     if deliveries:
-        await session.execute(insert(table_of(Delivery)), deliveries)
+        await session.execute(_INSERT_DELIVERIES, deliveries)
     await mark_outbox_dirty(session)  # dispatchers and event streams wake on commit
     return len(wanted)
 
@@ -206,4 +210,4 @@ async def mark_outbox_dirty(session: AsyncSession) -> None:
         return
     session.info[OUTBOX_DIRTY] = True
     if _is_postgresql(session):
-        await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
+        await session.execute(_NOTIFY, {"channel": NOTIFY_CHANNEL})

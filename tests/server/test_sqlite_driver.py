@@ -1,0 +1,121 @@
+"""The SQLite driver shim (`sqlite_driver`): one trip to the driver's thread per statement, with
+results longer than the prefetch still read in full, streamed results still streamed, errors and
+rollbacks as before. SQLite only: it is the SQLite driver (PostgreSQL goes through asyncpg)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
+from quire.server import sqlite_driver
+from quire.server.db import Database
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = Database(f"sqlite:///{tmp_path / 'driver.db'}")
+    async with database.transaction() as session:
+        await session.execute(text("CREATE TABLE t (n INTEGER PRIMARY KEY, label TEXT NOT NULL)"))
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+def trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Names of the functions sent to the driver's thread, in order."""
+    sent: list[str] = []
+    original = sqlite_driver.OneTripConnection._execute
+
+    async def counting(self: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        sent.append(getattr(fn, "__name__", repr(fn)))
+        return await original(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(sqlite_driver.OneTripConnection, "_execute", counting)
+    return sent
+
+
+async def _fill(db: Database, count: int) -> None:
+    async with db.transaction() as session:
+        await session.execute(
+            text("INSERT INTO t (n, label) VALUES (:n, :label)"),
+            [{"n": n, "label": f"row {n}"} for n in range(count)],
+        )
+
+
+async def test_a_statement_is_one_trip_to_the_driver_thread(db: Database, trips: list[str]) -> None:
+    await _fill(db, 3)
+    async with db.session(write=False) as session:
+        await session.execute(text("SELECT 1"))  # the transaction begins: BEGIN is one trip
+        trips.clear()
+        rows = (await session.execute(text("SELECT n, label FROM t ORDER BY n"))).all()
+    assert rows == [(0, "row 0"), (1, "row 1"), (2, "row 2")]
+    assert trips == ["_run", "rollback"]  # the statement, then the read transaction ending
+
+
+async def test_returning_to_the_pool_after_a_commit_costs_no_trip(db: Database, trips: list[str]) -> None:
+    async with db.transaction() as session:
+        await session.execute(text("INSERT INTO t (n, label) VALUES (1, 'one')"))
+    # BEGIN, the insert, COMMIT; no rollback: nothing was open when the pool took it back
+    assert trips == ["_run", "_run", "commit"]
+
+
+async def test_results_longer_than_the_prefetch_are_read_in_full(db: Database) -> None:
+    count = sqlite_driver.PREFETCH_ROWS * 2 + 17
+    await _fill(db, count)
+    async with db.session(write=False) as session:
+        rows = (await session.execute(text("SELECT n FROM t ORDER BY n"))).scalars().all()
+        one = (await session.execute(text("SELECT label FROM t WHERE n = 5"))).scalar_one()
+    assert rows == list(range(count))
+    assert one == "row 5"
+
+
+async def test_streamed_results_arrive_in_parts_and_in_full(db: Database) -> None:
+    count = sqlite_driver.PREFETCH_ROWS * 3 + 5
+    await _fill(db, count)
+    async with db.session(write=False) as session:
+        connection = await session.connection()
+        result = await connection.stream(text("SELECT n FROM t ORDER BY n").execution_options(yield_per=250))
+        parts = [list(part) async for part in result.partitions(250)]
+    assert [row[0] for part in parts for row in part] == list(range(count))
+    assert len(parts) == -(-count // 250)
+
+
+async def test_a_stream_closed_early_leaves_the_connection_usable(db: Database) -> None:
+    await _fill(db, sqlite_driver.PREFETCH_ROWS + 10)
+    async with db.session(write=False) as session:
+        connection = await session.connection()
+        result = await connection.stream(text("SELECT n FROM t ORDER BY n").execution_options(yield_per=10))
+        first = await result.fetchmany(10)
+        await result.close()
+        total = (await session.execute(text("SELECT count(*) FROM t"))).scalar_one()
+    assert [row[0] for row in first] == list(range(10))
+    assert total == sqlite_driver.PREFETCH_ROWS + 10
+
+
+async def test_errors_surface_and_the_failed_transaction_rolls_back(db: Database) -> None:
+    await _fill(db, 1)
+    with pytest.raises(IntegrityError):
+        async with db.transaction() as session:
+            await session.execute(text("INSERT INTO t (n, label) VALUES (100, 'kept?')"))
+            await session.execute(text("INSERT INTO t (n, label) VALUES (0, 'duplicate key')"))
+    async with db.session(write=False) as session:
+        labels = (await session.execute(text("SELECT label FROM t ORDER BY n"))).scalars().all()
+    assert labels == ["row 0"]  # the first insert of the failed transaction is gone
+
+
+async def test_executemany_and_rowcount(db: Database) -> None:
+    await _fill(db, 10)
+    async with db.transaction() as session:
+        result = await session.execute(text("UPDATE t SET label = 'even' WHERE n % 2 = 0"))
+        assert result.rowcount == 5  # type: ignore[attr-defined]
+        await session.execute(
+            text("UPDATE t SET label = :label WHERE n = :n"), [{"n": 1, "label": "a"}, {"n": 3, "label": "b"}]
+        )
+    async with db.session(write=False) as session:
+        labels = (await session.execute(text("SELECT label FROM t WHERE n IN (0, 1, 3)"))).scalars().all()
+    assert sorted(labels) == ["a", "b", "even"]
