@@ -4,6 +4,8 @@ rollbacks as before. SQLite only: it is the SQLite driver (PostgreSQL goes throu
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -57,11 +59,43 @@ async def test_a_statement_is_one_trip_to_the_driver_thread(db: Database, trips:
     assert trips == ["_run", "rollback"]  # the statement, then the read transaction ending
 
 
-async def test_returning_to_the_pool_after_a_commit_costs_no_trip(db: Database, trips: list[str]) -> None:
+async def test_a_write_transaction_runs_inline_and_commits_on_the_driver_thread(
+    db: Database, trips: list[str]
+) -> None:
     async with db.transaction() as session:
         await session.execute(text("INSERT INTO t (n, label) VALUES (1, 'one')"))
-    # BEGIN, the insert, COMMIT; no rollback: nothing was open when the pool took it back
-    assert trips == ["_run", "_run", "commit"]
+        rows = (await session.execute(text("SELECT label FROM t"))).scalars().all()
+    # BEGIN IMMEDIATE, the insert and the select ran on this thread; no rollback when the pool
+    # took the connection back (nothing was open)
+    assert trips == ["commit"]
+    assert rows == ["one"]
+
+
+async def test_begin_waits_off_the_event_loop_while_another_process_writes(
+    db: Database, tmp_path: Path, trips: list[str]
+) -> None:
+    other = sqlite3.connect(tmp_path / "driver.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO t (n, label) VALUES (7, 'other process')")
+
+    async def write() -> None:
+        async with db.transaction() as session:
+            await session.execute(text("INSERT INTO t (n, label) VALUES (8, 'ours')"))
+
+    writer = asyncio.create_task(write())
+    ticks = 0
+    for _ in range(20):  # the event loop keeps running while the writer waits for the lock
+        await asyncio.sleep(0.01)
+        ticks += 1
+    assert not writer.done()
+    other.execute("COMMIT")
+    other.close()
+    await asyncio.wait_for(writer, timeout=10)
+    assert ticks == 20
+    assert "execute" in trips  # BEGIN IMMEDIATE went to the driver's thread to wait
+    async with db.session(write=False) as session:
+        labels = (await session.execute(text("SELECT label FROM t ORDER BY n"))).scalars().all()
+    assert labels == ["other process", "ours"]
 
 
 async def test_results_longer_than_the_prefetch_are_read_in_full(db: Database) -> None:
@@ -108,6 +142,20 @@ async def test_errors_surface_and_the_failed_transaction_rolls_back(db: Database
     assert labels == ["row 0"]  # the first insert of the failed transaction is gone
 
 
+async def test_after_a_failed_write_reads_go_back_to_the_driver_thread(
+    db: Database, trips: list[str]
+) -> None:
+    await _fill(db, 1)
+    with pytest.raises(IntegrityError):
+        async with db.transaction() as session:
+            await session.execute(text("INSERT INTO t (n, label) VALUES (0, 'duplicate key')"))
+    async with db.session(write=False) as session:
+        await session.execute(text("SELECT 1"))
+        trips.clear()
+        await session.execute(text("SELECT count(*) FROM t"))
+    assert trips == ["_run", "rollback"]
+
+
 async def test_executemany_and_rowcount(db: Database) -> None:
     await _fill(db, 10)
     async with db.transaction() as session:
@@ -119,3 +167,21 @@ async def test_executemany_and_rowcount(db: Database) -> None:
     async with db.session(write=False) as session:
         labels = (await session.execute(text("SELECT label FROM t WHERE n IN (0, 1, 3)"))).scalars().all()
     assert sorted(labels) == ["a", "b", "even"]
+
+
+async def test_driver_level_statements_inside_and_outside_a_write_transaction(
+    db: Database, trips: list[str]
+) -> None:
+    """What `RowWriter` and the delivery store use: `execute_fetchall` on the driver connection."""
+    async with db.transaction() as session:
+        driver = (await (await session.connection()).get_raw_connection()).driver_connection
+        await driver.execute_fetchall("INSERT INTO t (n, label) VALUES (?, ?)", (1, "a"))
+        rows = await driver.execute_fetchall("SELECT n, label FROM t")
+    assert [tuple(row) for row in rows] == [(1, "a")]
+    assert trips == ["commit"]
+    trips.clear()
+    async with db.session(write=False) as session:
+        driver = (await (await session.connection()).get_raw_connection()).driver_connection
+        count = await driver.execute_fetchall("SELECT count(*) FROM t")
+    assert [tuple(row) for row in count] == [(1,)]
+    assert trips == ["_run", "_fetchall", "rollback"]  # BEGIN, the select, the end

@@ -12,8 +12,8 @@ This is the ingest hot path (`benchmarks/ingest.py`); on purpose:
   cost more than the database work.
 - A multi-row `INSERT … VALUES (…), (…)` per table, not `executemany` (on SQLite that made the
   FTS5 trigger of `record_texts` flush its index once per row).
-- On SQLite the statements are queued to the driver's thread without waiting for each (one thread
-  hop per statement; `RowWriter`).
+- On SQLite the statements of the write transaction run on the event loop's thread, with no hop
+  to the driver's (`sqlite_driver`).
 - Rows that belong to new records are plain INSERTs: nothing can conflict with a record that did not
   exist. Only rows of existing records go through `ON CONFLICT … DO UPDATE`.
 - New ids are time-ordered (UUIDv7), so the indexes over ids and `record_id` columns grow at their

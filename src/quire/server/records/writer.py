@@ -89,10 +89,10 @@ class RowWriter:
     `record_texts` flushed its pending terms once per row (four times the cost of the whole
     insert); on PostgreSQL they cost half the time of asyncpg's `executemany`.
 
-    On SQLite, statements are handed to the driver's thread (aiosqlite runs its jobs in order)
-    without waiting for each: the database works while this side builds the next rows. `flush()`
-    waits for them; it must come before anything else reads through the connection. On PostgreSQL
-    each statement is awaited."""
+    On SQLite, statements are handed to the driver without waiting for each; inside the write
+    transaction they run on the event loop's thread (`sqlite_driver`), otherwise in order on the
+    driver's. `flush()` waits for them; it must come before anything else reads through the
+    connection. On PostgreSQL each statement is awaited."""
 
     def __init__(self, conn: AsyncConnection, dialect: Dialect, driver: Any) -> None:
         self.conn = conn
