@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from quire.server import sqlite_driver
-from quire.server.db import Database
+from quire.server.db import SQLITE_PAGE_SIZE, Database
 
 
 @pytest.fixture
@@ -185,3 +185,26 @@ async def test_driver_level_statements_inside_and_outside_a_write_transaction(
         count = await driver.execute_fetchall("SELECT count(*) FROM t")
     assert [tuple(row) for row in count] == [(1,)]
     assert trips == ["_run", "_fetchall", "rollback"]  # BEGIN, the select, the end
+
+
+async def test_a_new_database_gets_16_kb_pages_and_an_old_one_keeps_its_own(tmp_path: Path) -> None:
+    old = tmp_path / "old.db"
+    with sqlite3.connect(old) as conn:  # made elsewhere, with SQLite's default pages
+        conn.execute("CREATE TABLE t (n INTEGER PRIMARY KEY, label TEXT NOT NULL)")
+        conn.execute("INSERT INTO t VALUES (1, 'kept')")
+    for path, expected in ((tmp_path / "new.db", SQLITE_PAGE_SIZE), (old, 4096)):
+        database = Database(f"sqlite:///{path}")
+        try:
+            async with database.transaction() as session:
+                await session.execute(
+                    text("CREATE TABLE IF NOT EXISTS t (n INTEGER PRIMARY KEY, label TEXT)")
+                )
+                await session.execute(text("INSERT INTO t (n, label) VALUES (2, 'new')"))
+            async with database.session(write=False) as session:
+                size = (await session.execute(text("PRAGMA page_size"))).scalar_one()
+                labels = (await session.execute(text("SELECT label FROM t ORDER BY n"))).scalars().all()
+        finally:
+            await database.dispose()
+        assert size == expected
+        assert labels[-1] == "new"
+    assert labels == ["kept", "new"]

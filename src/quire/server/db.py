@@ -152,6 +152,7 @@ def _sqlite_creator(url: URL, *, busy_timeout: float) -> Callable[[], Any]:
 
 WAL_AUTOCHECKPOINT_PAGES = 10_000
 SQLITE_CACHE_KIB = 32 * 1024
+SQLITE_PAGE_SIZE = 16 * 1024
 
 
 def _configure_sqlite(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:
@@ -160,6 +161,11 @@ def _configure_sqlite(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:
         # Take transaction control away from the driver so BEGIN is ours (see _on_begin).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
+        # Pages of 16 KB instead of 4 KB: a bulk write of 500 records dirties about a quarter as many
+        # pages (each a WAL frame written at commit) and splits fewer. Ingest: ~10,200 vs ~6,800
+        # records/s in alternating runs (32 and 64 KB were slower again). It takes effect only
+        # on a new database (before its first table); an existing one keeps its page size.
+        cursor.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
