@@ -413,9 +413,20 @@ class IngestResult:
 @contextmanager
 def profiling(server: Server, output: Path | None) -> Iterator[None]:
     """Record the server with py-spy (`pip install py-spy`) while the block runs: a flame graph
-    for `.svg`, speedscope JSON for `.json`, collapsed stacks otherwise."""
+    for `.svg`, speedscope JSON for `.json`, collapsed stacks otherwise; with Linux `perf` for
+    `.data` (then `perf report -i FILE`)."""
     if output is None:
         yield
+        return
+    if output.suffix == ".data":  # native stacks (SQLite, the kernel, libpython) with Linux perf
+        command = ["perf", "record", "-F", "999", "-g", "-p", str(server.process.pid), "-o", str(output)]
+        recorder = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1.0)
+        try:
+            yield
+        finally:
+            recorder.send_signal(signal.SIGINT)
+            recorder.wait(timeout=60)
         return
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     fmt = {".svg": "flamegraph", ".json": "speedscope"}.get(output.suffix, "raw")
