@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 import pytest
 from sqlalchemy import func, select
 
-from quire.server.db import Database
+from quire.server.db import Database, json_dumps
 from quire.server.delivery.policies import ARGILLA
 from quire.server.delivery.signing import generate_secret
-from quire.server.events.assemble import load_bodies
+from quire.server.events.assemble import assemble, load_bodies, render
 from quire.server.events.catalog import EVENT_TYPES
 from quire.server.models import Delivery, Event, Webhook
 from tests.conftest import Api
@@ -337,3 +338,25 @@ async def test_every_event_type_has_the_seed_000_shape(api: Api, outbox: Outbox)
     assert by_type["record.completed"]["status"] == "completed"
     assert by_type["response.deleted"]["record"]["external_id"] == "x"  # the response as it was
     assert by_type["record.deleted"]["metadata"] == {"lang": "es"}
+
+
+@pytest.mark.parametrize("path", [None, "dataset", "record.dataset"])
+def test_bodies_from_stored_text_are_the_bytes_of_the_parsed_event(path: str | None) -> None:
+    """The outbox renders stored JSON text without parsing it (`orjson.Fragment`); the bytes must be
+    those of the parsed event, with the dataset snapshot put back where it belongs."""
+    occurred = datetime(2026, 11, 21, 9, 30, 15, 120034, tzinfo=UTC)
+    data = {"id": "r1", "fields": {"text": 'été \u2603 "quoted"'}, "metadata": {"n": 1.5, "tags": ["a"]}}
+    if path == "record.dataset":
+        data = {"id": "resp", "values": {"label": {"value": "x"}}, "record": data}
+    snapshot = {"id": "d1", "name": "ds", "questions": [{"name": "label"}]} if path else None
+    expected = render(assemble("record.created", occurred, data, snapshot, path))
+    stored = json_dumps(data)
+    stored_snapshot = json_dumps(snapshot) if snapshot is not None else None
+    assert render(assemble("record.created", occurred, stored, stored_snapshot, path)) == expected
+    body = orjson.loads(expected)
+    assert body["timestamp"] == "2026-11-21T09:30:15.120034Z"
+    if path == "dataset":
+        assert body["data"]["dataset"] == snapshot
+    elif path == "record.dataset":
+        assert body["data"]["record"]["dataset"] == snapshot
+        assert "dataset" not in data["record"]  # the stored event was not changed

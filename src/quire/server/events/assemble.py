@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import Text, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quire.server.events.catalog import envelope
@@ -23,19 +23,24 @@ from quire.server.sql import chunks
 def assemble(
     event_type: str,
     occurred_at: datetime,
-    data: dict[str, Any],
-    snapshot: dict[str, Any] | None,
+    data: dict[str, Any] | str,
+    snapshot: dict[str, Any] | str | None,
     snapshot_path: str | None,
 ) -> dict[str, Any]:
-    """The `{"type", "version", "timestamp", "data"}` envelope with the dataset put back in place."""
+    """The `{"type", "version", "timestamp", "data"}` envelope with the dataset put back in place.
+    `data` and `snapshot` may be stored JSON text: it goes into the body as it is, unparsed
+    (`orjson.Fragment`), except `data` when a snapshot must go inside it."""
     if snapshot is not None and snapshot_path:
-        data = copy.copy(data)
+        placed = orjson.Fragment(snapshot) if isinstance(snapshot, str) else snapshot
+        data = orjson.loads(data) if isinstance(data, str) else copy.copy(data)
         target = data
         *parents, leaf = snapshot_path.split(".")
         for key in parents:
             target[key] = copy.copy(target[key])
             target = target[key]
-        target[leaf] = snapshot
+        target[leaf] = placed
+    elif isinstance(data, str):
+        return envelope(event_type, occurred_at, orjson.Fragment(data))
     return envelope(event_type, occurred_at, data)
 
 
@@ -43,11 +48,16 @@ def render(body: dict[str, Any]) -> bytes:
     return orjson.dumps(body)
 
 
+def _parsed(value: dict[str, Any] | str) -> dict[str, Any]:
+    return orjson.loads(value) if isinstance(value, str) else value
+
+
 async def load_bodies(session: AsyncSession, event_ids: Iterable[int]) -> dict[int, bytes]:
     """Rendered bodies of stored events, by event id."""
     ids = list(dict.fromkeys(event_ids))
     bodies: dict[int, bytes] = {}
-    snapshot_cache: dict[int, dict[str, Any]] = {}
+    snapshot_cache: dict[int, Any] = {}
+    jsonb = session.get_bind().dialect.name == "postgresql"
     for batch in chunks(ids, 500):
         rows = (
             await session.execute(
@@ -55,7 +65,7 @@ async def load_bodies(session: AsyncSession, event_ids: Iterable[int]) -> dict[i
                     Event.id,
                     Event.type,
                     Event.occurred_at,
-                    Event.data,
+                    type_coerce(Event.data, Text),  # stored JSON text, put in the body unparsed
                     Event.dataset_snapshot_id,
                     Event.snapshot_path,
                 ).where(Event.id.in_(batch))
@@ -65,13 +75,19 @@ async def load_bodies(session: AsyncSession, event_ids: Iterable[int]) -> dict[i
             snapshot_cache
         )
         if missing:
-            for snapshot_id, data in await session.execute(
-                select(DatasetSnapshot.id, DatasetSnapshot.data).where(DatasetSnapshot.id.in_(list(missing)))
+            for snapshot_id, text in await session.execute(
+                select(DatasetSnapshot.id, type_coerce(DatasetSnapshot.data, Text)).where(
+                    DatasetSnapshot.id.in_(list(missing))
+                )
             ):
-                snapshot_cache[snapshot_id] = data
+                snapshot_cache[snapshot_id] = text
         for row in rows:
-            snapshot = snapshot_cache.get(row.dataset_snapshot_id) if row.dataset_snapshot_id else None
-            bodies[row.id] = render(
-                assemble(row.type, row.occurred_at, row.data, snapshot, row.snapshot_path)
+            data: dict[str, Any] | str = row[3]
+            snapshot: dict[str, Any] | str | None = (
+                snapshot_cache.get(row.dataset_snapshot_id) if row.dataset_snapshot_id else None
             )
+            if jsonb:  # jsonb comes back spaced (or decoded): parsed, so the body is the dispatcher's
+                data = _parsed(data)
+                snapshot = None if snapshot is None else _parsed(snapshot)
+            bodies[row.id] = render(assemble(row.type, row.occurred_at, data, snapshot, row.snapshot_path))
     return bodies

@@ -15,10 +15,10 @@ PAYLOAD_VERSION: Final = 1
 
 def envelope_timestamp(moment: datetime) -> str:
     """`2024-09-26T14:17:20.488053Z`, as Argilla sends it."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
-def envelope(event_type: str, occurred_at: datetime, data: dict[str, Any]) -> dict[str, Any]:
+def envelope(event_type: str, occurred_at: datetime, data: Any) -> dict[str, Any]:
     return {
         "type": event_type,
         "version": PAYLOAD_VERSION,
