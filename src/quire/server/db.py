@@ -137,8 +137,8 @@ class Database:
 
 
 def _sqlite_creator(url: URL, *, busy_timeout: float) -> Callable[[], Any]:
-    """Connections from `sqlite_driver` (one trip to the driver's thread per statement) with the
-    arguments SQLAlchemy's aiosqlite dialect derives from the URL."""
+    """Connections from `sqlite_driver` (see there), with the arguments SQLAlchemy's aiosqlite
+    dialect derives from the URL."""
     args, kwargs = SQLiteDialect_aiosqlite().create_connect_args(url)
     kwargs["timeout"] = busy_timeout
 

@@ -252,18 +252,12 @@ async def write_records(
     planner.new_ids = iter(time_ordered_ids(sum(1 for item in items if planner.needs_new_id(item))))
     # PostgreSQL fills seq from its identity
     rows = _Rows(writer, dataset, now, await writer.next_seq() if writer.sqlite else 0)
-    try:
-        with gc_paused():
-            planned = [planner.plan(index, item) for index, item in enumerate(items)]
-            rows.add(planned)
-        await rows.send()
-        if planner.user_ids:
-            await writer.flush()
-            await planner.check_users(session)
-        await writer.flush()
-    except BaseException:
-        await writer.abandon()
-        raise
+    with gc_paused():
+        planned = [planner.plan(index, item) for index, item in enumerate(items)]
+        rows.add(planned)
+    await rows.send()
+    if planner.user_ids:
+        await planner.check_users(session)
 
     responses_created, responses_updated = await _write_responses(session, writer, planned, now)
     touched = [p.record_id for p in planned if p.responses]
@@ -282,7 +276,6 @@ async def write_records(
             existing_items.append(record)
         elif p.responses:
             record["responses"] = [response_dict(r) for r in p.responses]
-    await writer.flush()
     await embed_relations(
         session, existing_items, Include(responses=True, suggestions=True, vectors=frozenset())
     )
@@ -596,5 +589,4 @@ async def _write_responses(
         conflict="record_id, user_id",
         update=("values", "status", "updated_at"),
     )
-    await writer.flush()
     return created, updated

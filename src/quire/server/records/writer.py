@@ -8,7 +8,6 @@ form those types would bind, and sends plain SQL.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sqlite3
 import time
@@ -89,16 +88,13 @@ class RowWriter:
     `record_texts` flushed its pending terms once per row (four times the cost of the whole
     insert); on PostgreSQL they cost half the time of asyncpg's `executemany`.
 
-    On SQLite, statements are handed to the driver without waiting for each; inside the write
-    transaction they run on the event loop's thread (`sqlite_driver`), otherwise in order on the
-    driver's. `flush()` waits for them; it must come before anything else reads through the
-    connection. On PostgreSQL each statement is awaited."""
+    On SQLite the statements go straight to the driver connection (inside the write transaction
+    they run on the event loop's thread: `sqlite_driver`)."""
 
     def __init__(self, conn: AsyncConnection, dialect: Dialect, driver: Any) -> None:
         self.conn = conn
         self.sqlite = dialect == "sqlite"
         self._driver = driver
-        self._pending: list[asyncio.Future[Any]] = []
 
     @classmethod
     async def open(cls, session: AsyncSession, dialect: Dialect) -> RowWriter:
@@ -158,7 +154,6 @@ class RowWriter:
     async def update_records(self, rows: list[tuple[Any, ...]]) -> None:
         """(fields, metadata, updated_at, id) per record."""
         if rows:
-            await self.flush()
             a, b, c, d = self.marks(4)
             sql = f'UPDATE records SET "fields" = {a}, "metadata" = {b}, "updated_at" = {c} WHERE "id" = {d}'
             await self.conn.exec_driver_sql(sql, rows)
@@ -181,19 +176,4 @@ class RowWriter:
         set_committed_value(dataset, "last_activity_at", now)
 
     async def _submit(self, sql: str, params: tuple[Any, ...]) -> None:
-        self._pending.append(asyncio.ensure_future(self._driver.execute_fetchall(sql, params)))
-        await asyncio.sleep(0)  # the task queues its job now, so jobs keep the order of the calls
-
-    async def flush(self) -> None:
-        """Wait for the statements handed over so far; raise the first one's error."""
-        if not self._pending:
-            return
-        pending, self._pending = self._pending, []
-        for outcome in await asyncio.gather(*pending, return_exceptions=True):
-            if isinstance(outcome, BaseException):
-                raise outcome
-
-    async def abandon(self) -> None:
-        """Wait for the statements handed over, ignoring their errors (the batch is failing)."""
-        pending, self._pending = self._pending, []
-        await asyncio.gather(*pending, return_exceptions=True)
+        await self._driver.execute_fetchall(sql, params)
