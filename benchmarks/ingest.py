@@ -420,32 +420,15 @@ def profiling(server: Server, output: Path | None) -> Iterator[None]:
         return
     if output.suffix == ".data":  # native stacks (SQLite, the kernel, libpython) with Linux perf
         command = ["perf", "record", "-F", "999", "-g", "-p", str(server.process.pid), "-o", str(output)]
-        recorder = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(1.0)
-        try:
-            yield
-        finally:
-            recorder.send_signal(signal.SIGINT)
-            recorder.wait(timeout=60)
-        return
-    py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-    fmt = {".svg": "flamegraph", ".json": "speedscope"}.get(output.suffix, "raw")
-    command = [
-        py_spy,
-        "record",
-        "-p",
-        str(server.process.pid),
-        "-o",
-        str(output),
-        "-f",
-        fmt,
-        "-r",
-        "250",
-        "--threads",
-        "--gil",
-    ]
-    recorder = subprocess.Popen([*command, "--nonblocking"], stdout=subprocess.DEVNULL)
-    time.sleep(1.0)  # let py-spy attach
+    else:
+        py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+        fmt = {".svg": "flamegraph", ".json": "speedscope"}.get(output.suffix, "raw")
+        command = [
+            py_spy, "record", "-p", str(server.process.pid), "-o", str(output), "-f", fmt,
+            "-r", "250", "--threads", "--gil", "--nonblocking",
+        ]  # fmt: skip
+    recorder = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)  # let the profiler attach
     try:
         yield
     finally:

@@ -221,7 +221,6 @@ class OneTripConnection(aiosqlite.Connection):
         # reads SQLite's autocommit flag; no statement runs on this connection meanwhile.)
         if self._conn.in_transaction:
             if self.writing:
-                self._write_begun = False
                 self._conn.rollback()
             else:
                 await super().rollback()
