@@ -8,7 +8,7 @@ Rather than a 500 on one store and a silent success on the other, every `/api/v1
 query string or path holds `%00`, or whose JSON body holds the escape `\\u0000` or an escaped
 surrogate that is not half of a pair, is a 422 that says where. Bodies are scanned as bytes
 (a backslash-escaped backslash before `u0000` is not an escape), without parsing them again; the
-surrogate scan only runs on bodies that contain `\\ud` at all.
+exact scans only run on bodies where one regex pass found a candidate (most bodies have none).
 """
 
 from __future__ import annotations
@@ -25,6 +25,9 @@ _SURROGATE_MESSAGE = (
     "text may not contain an unpaired surrogate escape (\\ud800 to \\udfff not forming a high-low pair)"
 )
 _SURROGATE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+# Either escape, escaped or not: one regex pass rules most bodies out, several times faster than
+# the exact scans below (and a body without a backslash needs only a single-byte search).
+_CANDIDATE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 
 
 def _escaped(raw: bytes, at: int) -> bool:
@@ -82,6 +85,8 @@ async def refuse_unstorable_text(request: Request) -> None:
         content_type = request.headers.get("content-type", "")
         if "json" in content_type:
             raw = await request.body()
+            if b"\\" not in raw or _CANDIDATE.search(raw) is None:
+                return
             position = nul_escape_at(raw)
             if position is not None:
                 raise _refuse(("body", position), _NUL_MESSAGE)
