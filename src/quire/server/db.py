@@ -23,6 +23,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from quire.server import sqlite_driver
+from quire.server.datasets.settings_cache import SETTINGS_CACHE, SettingsCache
 
 Dialect = Literal["sqlite", "postgresql"]
 
@@ -95,7 +96,8 @@ class Database:
             _configure_sqlite(self.engine, busy_timeout_ms=int(sqlite_busy_timeout * 1000))
             self._write_engine = self.engine.execution_options(quire_write=True)
             self._write_lock = asyncio.Lock()
-        info = {RETAIN_ALL_EVENTS: retain_all_events}
+        self.settings_cache = SettingsCache()
+        info = {RETAIN_ALL_EVENTS: retain_all_events, SETTINGS_CACHE: self.settings_cache}
         self._read_sessions = async_sessionmaker(
             self.engine, expire_on_commit=False, autoflush=False, info=info
         )

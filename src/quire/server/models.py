@@ -165,6 +165,9 @@ class Dataset(TimestampMixin, Base):
         ForeignKey("workspaces.id", ondelete="RESTRICT"), index=True
     )
     last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Bumped in the transaction that changes a field, question, metadata property or vector
+    # settings of the dataset (`datasets.settings_cache`).
+    settings_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     workspace: Mapped[Workspace] = relationship(lazy="raise")
     fields: Mapped[list[Field]] = relationship(lazy="raise", order_by="Field.position", viewonly=True)

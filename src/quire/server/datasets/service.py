@@ -9,6 +9,7 @@ from sqlalchemy import case, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from quire.server.datasets import settings_cache
 from quire.server.datasets.schemas import DatasetProgress, ResponseCounts, UserProgress
 from quire.server.errors import Conflict, Invalid, NotFound
 from quire.server.events.emit import dataset_event_data, emit_dataset_event, wants_dataset_deleted
@@ -26,23 +27,20 @@ from quire.server.models import (
 from quire.server.records.events import emit_status_events
 from quire.server.records.status import refresh_record_statuses
 
-WITH_SETTINGS = (
-    selectinload(Dataset.fields),
-    selectinload(Dataset.questions),
-    selectinload(Dataset.metadata_properties),
-    selectinload(Dataset.vectors_settings),
-)
-
 
 async def get_dataset(
     session: AsyncSession, dataset_id: uuid.UUID, *, with_settings: bool = False, with_workspace: bool = False
 ) -> Dataset:
-    options: list[Any] = list(WITH_SETTINGS) if with_settings else []
-    if with_workspace:
-        options.append(selectinload(Dataset.workspace))
-    dataset = await session.get(Dataset, dataset_id, options=options, populate_existing=bool(options))
+    """The dataset; `with_settings`: its fields, questions, metadata properties and vector settings
+    too (from `settings_cache` when current)."""
+    options: list[Any] = [selectinload(Dataset.workspace)] if with_workspace else []
+    dataset = await session.get(
+        Dataset, dataset_id, options=options, populate_existing=with_settings or with_workspace
+    )
     if dataset is None:
         raise NotFound(f"Dataset with id `{dataset_id}` not found")
+    if with_settings:
+        await settings_cache.attach(session, dataset)
     return dataset
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from quire.server.datasets import settings_cache
 from quire.server.events.outbox import NewEvent, consumers, publish
 from quire.server.events.payloads import dataset_data, record_data, response_data, user_data
 from quire.server.models import Dataset, User
@@ -18,19 +19,11 @@ from quire.server.models import Dataset, User
 
 async def dataset_event_data(session: AsyncSession, dataset_id: uuid.UUID) -> dict[str, Any]:
     """The dataset as events carry it, read fresh (with workspace and settings)."""
-    dataset = await session.scalar(
-        select(Dataset)
-        .where(Dataset.id == dataset_id)
-        .options(
-            selectinload(Dataset.workspace),
-            selectinload(Dataset.fields),
-            selectinload(Dataset.questions),
-            selectinload(Dataset.metadata_properties),
-            selectinload(Dataset.vectors_settings),
-        )
-        .execution_options(populate_existing=True)
+    dataset = await session.get(
+        Dataset, dataset_id, options=[selectinload(Dataset.workspace)], populate_existing=True
     )
     assert dataset is not None, f"dataset {dataset_id} vanished inside its own transaction"
+    await settings_cache.attach(session, dataset)
     return dataset_data(dataset)
 
 
