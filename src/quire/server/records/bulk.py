@@ -411,6 +411,7 @@ class _Rows:
         self.field_types = {f.name: str(f.settings["type"]) for f in dataset.fields}
         self.dataset_key = writer.id(dataset.id)
         self.question_keys = {q: writer.id(q.id) for q in dataset.questions}
+        self.question_ids = {q: q.id for q in dataset.questions}  # no ORM attribute access per row
         self.vector_keys = {v.id: writer.id(v.id) for v in dataset.vectors_settings}
         self.stamp = writer.time(now)
         self.wire_now = wire_datetime(now)
@@ -436,7 +437,7 @@ class _Rows:
         options = JSON_OPTIONS
         dataset_key, stamp, wire_now = self.dataset_key, self.stamp, self.wire_now
         dataset_id = self.dataset.id
-        question_keys, field_types = self.question_keys, self.field_types
+        question_keys, question_ids, field_types = self.question_keys, self.question_ids, self.field_types
         child_ids = iter(time_ordered_ints(sum(len(p.suggestions) + len(p.vectors) for p in planned)))
         for p in planned:
             record_key = key(p.record_id)
@@ -499,7 +500,7 @@ class _Rows:
                 )  # fmt: skip
                 wire_suggestions.append(
                     {
-                        "id": dashed(hex_id), "question_id": question.id, "type": kind, "value": value,
+                        "id": dashed(hex_id), "question_id": question_ids[question], "type": kind, "value": value,
                         "agent": agent, "score": score, "inserted_at": wire_now, "updated_at": wire_now,
                     }
                 )  # fmt: skip

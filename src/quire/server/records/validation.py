@@ -35,6 +35,11 @@ class RecordRules:
         self.checkers: dict[str, ValueChecker] = {
             q.name: value_checker(q.name, q.settings) for q in dataset.questions
         }
+        # What a suggestion needs of its question, by the question id as an int (a UUID key would
+        # hash in Python) and by name.
+        rules = [(q, q.name, self.checkers[q.name]) for q in dataset.questions]
+        self._suggestion_rules_by_id = {rule[0].id.int: rule for rule in rules}
+        self._suggestion_rules_by_name = {rule[1]: rule for rule in rules}
         self.metadata_settings: dict[str, dict[str, Any]] = {
             p.name: p.settings for p in dataset.metadata_properties
         }
@@ -129,22 +134,30 @@ class RecordRules:
     ) -> list[tuple[Question, SuggestionIn, Any]]:
         """[(question, suggestion, normalized value)], one per question."""
         out: list[tuple[Question, SuggestionIn, Any]] = []
-        seen: set[uuid.UUID] = set()
+        seen: set[str] = set()
+        by_id, by_name = self._suggestion_rules_by_id, self._suggestion_rules_by_name
         for suggestion in suggestions:
+            question_id = suggestion.question_id
+            if question_id is not None:
+                rule = by_id.get(question_id.int)
+            else:
+                rule = by_name.get(suggestion.question_name or "")
+            if rule is None:
+                try:
+                    self.question_of(suggestion)  # raises, saying which questions there are
+                except InvalidValue as exc:
+                    raise InvalidValue(f"record does not have valid suggestions: {exc}") from None
+                raise AssertionError("question_of found a question the rules do not have")
+            question, name, checker = rule
             try:
-                question = self.question_of(suggestion)
-            except InvalidValue as exc:
-                raise InvalidValue(f"record does not have valid suggestions: {exc}") from None
-            try:
-                if question.id in seen:
+                if name in seen:
                     raise InvalidValue("found duplicate suggestions for the same question")
-                seen.add(question.id)
-                checker = self.checkers[question.name]
+                seen.add(name)
                 value = checker.suggestion_value(suggestion.value, fields=fields)
                 check_score(checker.question_type, value, suggestion.score)
             except InvalidValue as exc:
                 raise InvalidValue(
-                    f"record does not have valid suggestions: question {question.name!r}: {exc}"
+                    f"record does not have valid suggestions: question {name!r}: {exc}"
                 ) from None
             out.append((question, suggestion, value))
         return out
