@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlparse
 
@@ -43,6 +43,9 @@ class RecordRules:
         self.metadata_settings: dict[str, dict[str, Any]] = {
             p.name: p.settings for p in dataset.metadata_properties
         }
+        self._metadata_checks = {
+            name: _metadata_check(settings) for name, settings in self.metadata_settings.items()
+        }
         self.vectors_by_name: dict[str, VectorSettings] = {v.name: v for v in dataset.vectors_settings}
 
     # ---------------------------------------------------------------- fields
@@ -50,8 +53,9 @@ class RecordRules:
     def fields(self, fields: Mapping[str, Any] | None) -> dict[str, Any]:
         if not fields:
             raise InvalidValue("fields cannot be empty")
-        unknown = [name for name in fields if name not in self.field_types]
-        if unknown:
+        types = self.field_types
+        if not fields.keys() <= types.keys():
+            unknown = [name for name in fields if name not in types]
             raise InvalidValue(
                 f"found fields values for non configured fields: {unknown!r}; the dataset's fields are {list(self.field_types)!r}"
             )
@@ -60,7 +64,11 @@ class RecordRules:
                 raise InvalidValue(f"missing required value for field: {name!r}")
         clean: dict[str, Any] = {}
         for name, value in fields.items():
-            clean[name] = self._field_value(name, self.field_types[name], value)
+            kind = types[name]
+            if kind == "text" and value.__class__ is str:  # the usual case, without a call
+                clean[name] = value
+            else:
+                clean[name] = self._field_value(name, kind, value)
         return clean
 
     def _field_value(self, name: str, kind: str, value: Any) -> Any:
@@ -89,11 +97,12 @@ class RecordRules:
     def metadata(self, metadata: Mapping[str, Any] | None) -> dict[str, Any] | None:
         if metadata is None:
             return None
+        checks = self._metadata_checks
         for name, value in metadata.items():
             if isinstance(value, dict | list) and (depth := depth_beyond(value)) is not None:
                 raise InvalidValue(f"metadata is not valid: {too_deep_message(repr(name), depth)}")
-            settings = self.metadata_settings.get(name)
-            if settings is None:
+            check = checks.get(name)
+            if check is None:
                 if not self.dataset.allow_extra_metadata:
                     raise InvalidValue(
                         f"metadata is not valid: '{name}' metadata property does not exists for dataset "
@@ -103,7 +112,7 @@ class RecordRules:
                 _no_non_finite(name, value)
             elif value is not None:
                 try:
-                    _check_metadata(settings, value)
+                    check(value)
                 except InvalidValue as exc:
                     raise InvalidValue(
                         f"metadata is not valid: '{name}' metadata property validation failed because {exc}"
@@ -278,22 +287,36 @@ def _no_non_finite(name: str, value: Any) -> None:
             raise InvalidValue(f"metadata is not valid: '{name}' is {item}, which is not a finite number")
 
 
-def _check_metadata(settings: Mapping[str, Any], value: Any) -> None:
+def _metadata_check(settings: Mapping[str, Any]) -> Callable[[Any], None]:
+    """The check of one metadata property's values, compiled once per request."""
     kind = settings["type"]
     if kind == "terms":
         allowed = settings.get("values")
-        for item in value if isinstance(value, list) else [value]:
-            if allowed is not None and item not in allowed:
-                raise InvalidValue(f"'{item}' is not an allowed term (allowed: {allowed!r}).")
-        return
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidValue(f"'{value}' is not {'an integer' if kind == 'integer' else 'a number'}.")
-    if kind == "integer" and not isinstance(value, int):
-        raise InvalidValue(f"'{value}' is not an integer.")
-    if not math.isfinite(value):
-        raise InvalidValue(f"'{value}' is not a finite number.")
+        allowed_strings = {v for v in allowed if isinstance(v, str)} if allowed is not None else set()
+
+        def check_terms(value: Any) -> None:
+            if allowed is None:
+                return
+            for item in value if isinstance(value, list) else [value]:
+                if item.__class__ is str and item in allowed_strings:
+                    continue
+                if item not in allowed:
+                    raise InvalidValue(f"'{item}' is not an allowed term (allowed: {allowed!r}).")
+
+        return check_terms
     low, high = settings.get("min"), settings.get("max")
-    if low is not None and value < low:
-        raise InvalidValue(f"'{value}' is less than the minimum value of '{low}'.")
-    if high is not None and value > high:
-        raise InvalidValue(f"'{value}' is greater than the maximum value of '{high}'.")
+    integer = kind == "integer"
+
+    def check_number(value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidValue(f"'{value}' is not {'an integer' if integer else 'a number'}.")
+        if integer and not isinstance(value, int):
+            raise InvalidValue(f"'{value}' is not an integer.")
+        if not math.isfinite(value):
+            raise InvalidValue(f"'{value}' is not a finite number.")
+        if low is not None and value < low:
+            raise InvalidValue(f"'{value}' is less than the minimum value of '{low}'.")
+        if high is not None and value > high:
+            raise InvalidValue(f"'{value}' is greater than the maximum value of '{high}'.")
+
+    return check_number
