@@ -42,6 +42,8 @@ class SuggestionIn(RequestModel):
     @field_validator("score")
     @classmethod
     def _score_in_unit_interval(cls, score: float | list[float] | None) -> float | list[float] | None:
+        if score is None or (score.__class__ is float and 0.0 <= score <= 1.0):  # NaN fails this
+            return score  # the usual case, decided without building a list (bulk writes run this a lot)
         for item in score if isinstance(score, list) else ([] if score is None else [score]):
             _finite(item, "score")
             if not 0 <= item <= 1:
