@@ -171,42 +171,57 @@ def _reject(position: int | None, message: str) -> Invalid:
     return Invalid(f"{where} is not valid because {message}")
 
 
-def _one_of(
-    column: ColumnElement[Any], values: list[Any], *, sqlite: bool
-) -> tuple[ColumnElement[bool], dict[str, Any]]:
-    """`column IN values`. On SQLite the values go as one JSON array (`IN (SELECT value FROM
-    json_each(?))`): the statement compiles once and is cached, where 500 placeholders are
-    rendered anew for every batch."""
-    if not sqlite:
-        return column.in_(values), {}
-    members: Select[Any] = select(literal_column("value")).select_from(func.json_each(bindparam("members")))
-    return column.in_(members), {"members": json_dumps(values)}
+_EXISTING_COLUMNS = (
+    _records.c.id,
+    _records.c.dataset_id,
+    _records.c.external_id,
+    _records.c.fields,
+    _records.c.metadata,
+    _records.c.status,
+    _records.c.inserted_at,
+)
+
+
+def _existing_query(key: ColumnElement[Any], *, sqlite: bool, in_dataset: bool) -> Select[Any]:
+    """Records whose `key` is one of the `members` parameter. On SQLite the members go as one JSON
+    array (`IN (SELECT value FROM json_each(?))`), so the statement is the same for every batch;
+    on PostgreSQL as an expanding parameter."""
+    if sqlite:
+        members: Any = select(literal_column("value")).select_from(func.json_each(bindparam("members")))
+    else:
+        members = bindparam("members", expanding=True)
+    query = select(*_EXISTING_COLUMNS).where(key.in_(members))
+    return query.where(_records.c.dataset_id == bindparam("dataset_id")) if in_dataset else query
+
+
+# Built once per store (building a statement costs more than running it): by id, by external id.
+_EXISTING_QUERIES = {
+    sqlite: (
+        _existing_query(_records.c.id, sqlite=sqlite, in_dataset=False),
+        _existing_query(_records.c.external_id, sqlite=sqlite, in_dataset=True),
+    )
+    for sqlite in (True, False)
+}
 
 
 async def _existing_records(
     writer: RowWriter, dataset: Dataset, items: Sequence[RecordUpsertIn]
 ) -> tuple[dict[uuid.UUID, _Existing], dict[str, _Existing]]:
-    columns = (
-        _records.c.id,
-        _records.c.dataset_id,
-        _records.c.external_id,
-        _records.c.fields,
-        _records.c.metadata,
-        _records.c.status,
-        _records.c.inserted_at,
-    )
     by_id: dict[uuid.UUID, _Existing] = {}
     by_external: dict[str, _Existing] = {}
+    by_id_query, by_external_query = _EXISTING_QUERIES[writer.sqlite]
+
+    def members(batch: list[Any]) -> Any:
+        return json_dumps(batch) if writer.sqlite else batch
+
     ids = [writer.id(item.id) for item in items if item.id is not None]
     for batch in chunks(ids, 500):
-        condition, params = _one_of(_records.c.id, batch, sqlite=writer.sqlite)
-        for row in await writer.conn.execute(select(*columns).where(condition), params):
+        for row in await writer.conn.execute(by_id_query, {"members": members(batch)}):
             by_id[row[0]] = _Existing(*row)
     external_ids = [item.external_id for item in items if item.external_id is not None]
     for batch in chunks(external_ids, 500):
-        condition, params = _one_of(_records.c.external_id, batch, sqlite=writer.sqlite)
-        query = select(*columns).where(_records.c.dataset_id == dataset.id, condition)
-        for row in await writer.conn.execute(query, params):
+        params = {"members": members(batch), "dataset_id": dataset.id}
+        for row in await writer.conn.execute(by_external_query, params):
             by_external[row[2]] = _Existing(*row)
     return by_id, by_external
 
