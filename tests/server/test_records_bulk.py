@@ -159,6 +159,10 @@ async def test_bulk_with_one_bad_item_writes_nothing_and_names_position_question
             {"label": "PER", "start": 0, "end": 3}, {"label": "ORG", "start": 2, "end": 4}]}]}, "overlapping values"),
         ({"fields": {"text": "x"}, "suggestions": [{"question_name": "label", "value": "pos"}, {"question_name": "label", "value": "neg"}]},
          "question 'label': found duplicate suggestions"),
+        ({"fields": {"text": "x"}, "suggestions": [{"value": "pos"}]}, "a suggestion needs `question_id` (or `question_name`)"),
+        ({"fields": {"text": "x"}, "suggestions": [{"question_name": "", "value": "pos"}]}, "a suggestion needs `question_id`"),
+        ({"fields": {"text": "x"}, "suggestions": [{"question_name": "label", "value": None}]},
+         "question 'label': a suggestion needs a `value`"),
     ],
 )  # fmt: skip
 async def test_invalid_items_are_rejected_with_reason(api: Api, item: dict[str, Any], expected: str) -> None:

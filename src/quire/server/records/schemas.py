@@ -10,7 +10,7 @@ import math
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import ConfigDict, Field, StringConstraints, field_validator
 
 from quire.server.models import RecordStatus, ResponseStatus, SuggestionType
 from quire.server.wire import RequestModel, WireDatetime, WireModel
@@ -30,7 +30,8 @@ def _finite(value: float, what: str) -> float:
 class SuggestionIn(RequestModel):
     """A suggestion for one question. The SDK also sends `question_name` and a client-side `id`
     (the same for every suggestion of a run): the id is ignored, the name is a fallback when
-    `question_id` is missing."""
+    `question_id` is missing. That one of them is given, and a value, is checked with the question
+    (`RecordRules.suggestions`), so the error names the record's position."""
 
     question_id: uuid.UUID | None = None
     question_name: str | None = None
@@ -49,14 +50,6 @@ class SuggestionIn(RequestModel):
             if not 0 <= item <= 1:
                 raise ValueError(f"score must be between 0 and 1, got {item}")
         return score
-
-    @model_validator(mode="after")
-    def _question_given(self) -> SuggestionIn:
-        if self.question_id is None and not self.question_name:
-            raise ValueError("a suggestion needs `question_id` (or `question_name`)")
-        if self.value is None:
-            raise ValueError("a suggestion needs a `value`")
-        return self
 
 
 class ResponseIn(RequestModel):

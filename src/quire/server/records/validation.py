@@ -149,8 +149,12 @@ class RecordRules:
             question_id = suggestion.question_id
             if question_id is not None:
                 rule = by_id.get(question_id.int)
+            elif suggestion.question_name:
+                rule = by_name.get(suggestion.question_name)
             else:
-                rule = by_name.get(suggestion.question_name or "")
+                raise InvalidValue(
+                    "record does not have valid suggestions: a suggestion needs `question_id` (or `question_name`)"
+                )
             if rule is None:
                 try:
                     self.question_of(suggestion)  # raises, saying which questions there are
@@ -159,6 +163,8 @@ class RecordRules:
                 raise AssertionError("question_of found a question the rules do not have")
             question, name, checker = rule
             try:
+                if suggestion.value is None:
+                    raise InvalidValue("a suggestion needs a `value`")
                 if name in seen:
                     raise InvalidValue("found duplicate suggestions for the same question")
                 seen.add(name)
