@@ -56,7 +56,7 @@ from quire.server.records.schemas import RecordUpsertIn
 from quire.server.records.serialize import Include, embed_relations, response_dict
 from quire.server.records.status import StatusChange, refresh_record_statuses
 from quire.server.records.validation import RecordRules
-from quire.server.records.writer import RowWriter, dashed, time_ordered_ids, time_ordered_ints
+from quire.server.records.writer import RowWriter, time_ordered_ids, time_ordered_ints
 from quire.server.sql import chunks
 from quire.server.wire import wire_datetime
 
@@ -454,15 +454,18 @@ class _Rows:
         dataset_id = self.dataset.id
         question_keys, question_ids, field_types = self.question_keys, self.question_ids, self.field_types
         child_ids = iter(time_ordered_ints(sum(len(p.suggestions) + len(p.vectors) for p in planned)))
+        new_record, next_seq = self.new_records.append, self.next_seq
+        new_suggestion, old_suggestion = self.suggestions[0].append, self.suggestions[1].append
+        add_item = self.items.append
         for p in planned:
-            record_key = key(p.record_id)
+            record_key = p.record_id.hex if sqlite else p.record_id
             old = p.existing is not None
             fields_json = dumps(p.fields, option=options).decode()
             metadata_json = dumps(p.metadata, option=options).decode()
             if old:
                 self.old_records.append((fields_json, metadata_json, stamp, record_key))
             elif sqlite:
-                self.new_records.append(
+                new_record(
                     (
                         record_key,
                         dataset_key,
@@ -472,12 +475,12 @@ class _Rows:
                         _PENDING,
                         stamp,
                         stamp,
-                        self.next_seq,
+                        next_seq,
                     )
                 )
-                self.next_seq += 1
+                next_seq += 1
             else:
-                self.new_records.append(
+                new_record(
                     (
                         record_key,
                         dataset_key,
@@ -504,19 +507,21 @@ class _Rows:
                     for name, body in text_entries(p.fields, field_types)
                 ]
             wire_suggestions = []
+            add_suggestion = old_suggestion if old else new_suggestion
             for question, value, score, agent, kind in p.suggestions:
-                hex_id = f"{next(child_ids):032x}"
-                self.suggestions[old].append(
+                h = f"{next(child_ids):032x}"
+                add_suggestion(
                     (
-                        hex_id if sqlite else uuid.UUID(hex_id), record_key, question_keys[question],
+                        h if sqlite else uuid.UUID(h), record_key, question_keys[question],
                         dumps(value, option=options).decode(), dumps(score, option=options).decode(),
                         agent, kind, stamp, stamp,
                     )
                 )  # fmt: skip
                 wire_suggestions.append(
                     {
-                        "id": dashed(hex_id), "question_id": question_ids[question], "type": kind, "value": value,
-                        "agent": agent, "score": score, "inserted_at": wire_now, "updated_at": wire_now,
+                        "id": f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}", "question_id": question_ids[question],
+                        "type": kind, "value": value, "agent": agent, "score": score,
+                        "inserted_at": wire_now, "updated_at": wire_now,
                     }
                 )  # fmt: skip
             for settings, blob, _ in p.vectors:
@@ -538,7 +543,8 @@ class _Rows:
                     "updated_at": wire_now, "suggestions": wire_suggestions, "responses": [],
                     "vectors": {settings.name: values for settings, _, values in p.vectors} if p.vectors else {},
                 }  # fmt: skip
-            self.items.append(record)
+            add_item(record)
+        self.next_seq = next_seq
 
     async def send(self) -> None:
         """Hand the rows built since the last call to the database."""

@@ -79,7 +79,9 @@ class RecordUpsertIn(RequestModel):
     @field_validator("vectors")
     @classmethod
     def _finite_vectors(cls, vectors: dict[str, list[float]] | None) -> dict[str, list[float]] | None:
-        for name, values in (vectors or {}).items():
+        if not vectors:  # the SDK sends `{}` with every record
+            return vectors
+        for name, values in vectors.items():
             for value in values:
                 _finite(value, f"vector {name!r} values")
         return vectors

@@ -50,10 +50,6 @@ def time_ordered_ids(count: int) -> list[uuid.UUID]:
     return [uuid.UUID(int=value) for value in time_ordered_ints(count)]
 
 
-def dashed(hex32: str) -> str:
-    return f"{hex32[:8]}-{hex32[8:12]}-{hex32[12:16]}-{hex32[16:20]}-{hex32[20:]}"
-
-
 # ---------------------------------------------------------------- writing
 
 
