@@ -5,6 +5,7 @@ rollbacks as before. SQLite only: it is the SQLite driver (PostgreSQL goes throu
 from __future__ import annotations
 
 import asyncio
+import shutil
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -59,16 +60,16 @@ async def test_a_statement_is_one_trip_to_the_driver_thread(db: Database, trips:
     assert trips == ["_run", "rollback"]  # the statement, then the read transaction ending
 
 
-async def test_a_write_transaction_runs_inline_and_commits_on_the_driver_thread(
-    db: Database, trips: list[str]
-) -> None:
+async def test_a_write_transaction_runs_inline_commit_included(db: Database, trips: list[str]) -> None:
     async with db.transaction() as session:
         await session.execute(text("INSERT INTO t (n, label) VALUES (1, 'one')"))
         rows = (await session.execute(text("SELECT label FROM t"))).scalars().all()
-    # BEGIN IMMEDIATE, the insert and the select ran on this thread; no rollback when the pool
-    # took the connection back (nothing was open)
-    assert trips == ["commit"]
+    # BEGIN IMMEDIATE, the insert, the select and COMMIT ran on this thread; no rollback when the
+    # pool took the connection back (nothing was open)
+    assert trips == []
     assert rows == ["one"]
+    async with db.session(write=False) as session:
+        assert (await session.execute(text("SELECT label FROM t"))).scalars().all() == ["one"]
 
 
 async def test_begin_waits_off_the_event_loop_while_another_process_writes(
@@ -178,7 +179,7 @@ async def test_driver_level_statements_inside_and_outside_a_write_transaction(
         await driver.execute_fetchall("INSERT INTO t (n, label) VALUES (?, ?)", (1, "a"))
         rows = await driver.execute_fetchall("SELECT n, label FROM t")
     assert [tuple(row) for row in rows] == [(1, "a")]
-    assert trips == ["commit"]
+    assert trips == []
     trips.clear()
     async with db.session(write=False) as session:
         driver = (await (await session.connection()).get_raw_connection()).driver_connection
@@ -208,3 +209,48 @@ async def test_a_new_database_gets_16_kb_pages_and_an_old_one_keeps_its_own(tmp_
         assert size == expected
         assert labels[-1] == "new"
     assert labels == ["kept", "new"]
+
+
+def _rows_in_database_file_alone(tmp_path: Path) -> int:
+    """Rows of `t` in the database file without its WAL: what checkpoints have copied there."""
+    alone = tmp_path / "alone.db"
+    shutil.copyfile(tmp_path / "driver.db", alone)
+    probe = sqlite3.connect(alone)
+    try:
+        if probe.execute("SELECT count(*) FROM sqlite_master WHERE name = 't'").fetchone() == (0,):
+            return 0  # not even the table yet
+        return int(probe.execute("SELECT count(*) FROM t").fetchone()[0])
+    finally:
+        probe.close()
+
+
+async def test_commits_never_checkpoint_and_the_checkpointer_does(db: Database, tmp_path: Path) -> None:
+    """A commit only appends to the WAL (it runs on the event loop); checkpoints run on the
+    checkpointer's own thread, at most once per interval."""
+    assert db.checkpointer is not None
+    db.checkpointer.interval = 3600.0  # none during the writes below
+    for n in range(20):
+        async with db.transaction() as session:
+            await session.execute(text("INSERT INTO t (n, label) VALUES (:n, 'x')"), {"n": n})
+    assert db.checkpointer.checkpoints == 0
+    assert _rows_in_database_file_alone(tmp_path) == 0  # all 20 commits are in the WAL only
+
+    db.checkpointer.interval = 0.0
+    async with db.transaction() as session:
+        await session.execute(text("INSERT INTO t (n, label) VALUES (99, 'y')"))
+    for _ in range(300):  # the checkpoint runs on its own thread
+        if db.checkpointer.checkpoints:
+            break
+        await asyncio.sleep(0.01)
+    assert db.checkpointer.checkpoints == 1
+    assert _rows_in_database_file_alone(tmp_path) == 21
+
+
+async def test_disposing_the_database_checkpoints_what_was_committed(db: Database, tmp_path: Path) -> None:
+    assert db.checkpointer is not None
+    db.checkpointer.interval = 3600.0
+    async with db.transaction() as session:
+        await session.execute(text("INSERT INTO t (n, label) VALUES (1, 'x')"))
+    assert _rows_in_database_file_alone(tmp_path) == 0
+    await db.dispose()
+    assert _rows_in_database_file_alone(tmp_path) == 1

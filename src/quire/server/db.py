@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from quire.server import sqlite_driver
 from quire.server.datasets.settings_cache import SETTINGS_CACHE, SettingsCache
+from quire.server.sqlite_checkpoint import Checkpointer
 
 Dialect = Literal["sqlite", "postgresql"]
 
@@ -84,11 +85,17 @@ class Database:
     ) -> None:
         self.url = normalize_url(url)
         self.dialect: Dialect = dialect_of(self.url)
+        self.checkpointer: Checkpointer | None = None
         kwargs: dict[str, Any] = {"json_serializer": json_dumps, "json_deserializer": _json_loads}
         if self.dialect == "postgresql":
             kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
         else:
-            kwargs.update(async_creator=_sqlite_creator(self.url, busy_timeout=sqlite_busy_timeout))
+            self.checkpointer = Checkpointer(self.url.database or ":memory:")
+            kwargs.update(
+                async_creator=_sqlite_creator(
+                    self.url, busy_timeout=sqlite_busy_timeout, after_commit=self.checkpointer.committed
+                )
+            )
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         self._write_engine: AsyncEngine = self.engine
         self._write_lock: asyncio.Lock | None = None
@@ -136,23 +143,24 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.checkpointer is not None:
+            await self.checkpointer.close()
 
 
-def _sqlite_creator(url: URL, *, busy_timeout: float) -> Callable[[], Any]:
+def _sqlite_creator(url: URL, *, busy_timeout: float, after_commit: Callable[[], None]) -> Callable[[], Any]:
     """Connections from `sqlite_driver` (see there), with the arguments SQLAlchemy's aiosqlite
     dialect derives from the URL."""
     args, kwargs = SQLiteDialect_aiosqlite().create_connect_args(url)
     kwargs["timeout"] = busy_timeout
 
     async def create() -> sqlite_driver.OneTripConnection:
-        connection = sqlite_driver.connect(*args, **kwargs)
+        connection = sqlite_driver.connect(*args, after_commit=after_commit, **kwargs)
         await connection
         return connection
 
     return create
 
 
-WAL_AUTOCHECKPOINT_PAGES = 10_000
 SQLITE_CACHE_KIB = 32 * 1024
 SQLITE_PAGE_SIZE = 16 * 1024
 
@@ -172,10 +180,9 @@ def _configure_sqlite(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
-        # Checkpoint when the WAL reaches ~40 MB instead of 4 MB: a checkpoint runs inside the commit
-        # that triggers it (copy, two fsyncs), and pages written again and again (index edges, the
-        # full-text segments) are copied once per checkpoint. Halves commit time on bulk ingest.
-        cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
+        # No checkpoint inside a commit (commits run on the event loop's thread): `sqlite_checkpoint`
+        # runs them on a thread of its own, at most once a second.
+        cursor.execute("PRAGMA wal_autocheckpoint=0")
         # A page cache of up to 32 MB per connection (SQLite's default is 2 MB): a filtered search
         # over 100k records walks ~25 MB of metadata index; with the default it re-reads most pages
         # from the OS on every query (~25% slower). Only pages actually read take memory.
