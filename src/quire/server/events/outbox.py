@@ -98,15 +98,54 @@ async def consumers(session: AsyncSession) -> Consumers:
     if isinstance(cached, Consumers):
         return cached
     found = Consumers(retain_all=bool(session.info.get(RETAIN_ALL_EVENTS)))
-    for webhook_id, types, workspace_id, dataset_id in await session.execute(_ENABLED_WEBHOOKS):
+    webhooks: list[Any]
+    streams: list[Any]
+    if _is_postgresql(session):
+        webhooks = list(await session.execute(_ENABLED_WEBHOOKS))
+        streams = list(await session.execute(_OPEN_STREAMS, {"now": utcnow()}))
+    else:
+        webhooks, streams = await _consumer_rows_sqlite(session)
+    for webhook_id, types, workspace_id, dataset_id in webhooks:
         found.webhooks.append(Subscription(webhook_id, frozenset(types or ()), workspace_id, dataset_id))
-    streams = await session.execute(_OPEN_STREAMS, {"now": utcnow()})
     for stream_types, stream_dataset_id in streams:
         found.streams.append(
             Subscription(None, frozenset(stream_types) if stream_types else None, None, stream_dataset_id)
         )
     session.info[CONSUMERS_KEY] = found
     return found
+
+
+_ENABLED_WEBHOOKS_SQLITE = (
+    "SELECT id, events, workspace_id, dataset_id FROM webhooks WHERE enabled AND kind = 'events'"
+)
+_OPEN_STREAMS_SQLITE = "SELECT event_types, dataset_id FROM event_streams WHERE expires_at > ?"
+
+
+async def _consumer_rows_sqlite(session: AsyncSession) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The two queries of `consumers` straight to the SQLite driver (every write transaction asks;
+    SQLAlchemy's per-statement work cost more than SQLite's), decoded as the column types would:
+    UUIDs from 32 hex digits, JSON from text, timestamps compared as stored (naive UTC text)."""
+    driver: Any = (await (await session.connection()).get_raw_connection()).driver_connection
+    webhooks = [
+        (uuid.UUID(hex=webhook_id), _json(events), _uuid(workspace_id), _uuid(dataset_id))
+        for webhook_id, events, workspace_id, dataset_id in await driver.execute_fetchall(
+            _ENABLED_WEBHOOKS_SQLITE
+        )
+    ]
+    now = utcnow().replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    streams = [
+        (_json(event_types), _uuid(dataset_id))
+        for event_types, dataset_id in await driver.execute_fetchall(_OPEN_STREAMS_SQLITE, (now,))
+    ]
+    return webhooks, streams
+
+
+def _json(stored: str | None) -> Any:
+    return None if stored is None else orjson.loads(stored)
+
+
+def _uuid(stored: str | None) -> uuid.UUID | None:
+    return None if stored is None else uuid.UUID(hex=stored)
 
 
 def forget_consumers(session: AsyncSession) -> None:
