@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Table
@@ -24,3 +25,9 @@ def upsert(dialect: Dialect, table: Table, *, conflict: list[str], update: list[
 
 def chunks(items: list[Any], size: int) -> list[list[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def sqlite_time(moment: datetime) -> str:
+    """A timestamp as `UTCDateTime` stores it on SQLite: naive UTC text with microseconds, which
+    sorts and compares as text (statements sent straight to the driver bind this)."""
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")

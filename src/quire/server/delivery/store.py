@@ -40,6 +40,7 @@ from quire.server.models import (
     Webhook,
     table_of,
 )
+from quire.server.sql import sqlite_time
 
 DELIVERIES = table_of(Delivery)
 ATTEMPTS = table_of(DeliveryAttempt)
@@ -283,11 +284,6 @@ async def _driver(session: AsyncSession) -> Any:
     return (await conn.get_raw_connection()).driver_connection
 
 
-def _sqlite_time(moment: datetime) -> str:
-    """A timestamp as `UTCDateTime` stores it on SQLite (naive UTC, microseconds)."""
-    return _naive(moment).isoformat(sep=" ", timespec="microseconds")
-
-
 def _json(stored: str | None) -> Any:
     return None if stored is None else orjson.loads(stored)
 
@@ -296,14 +292,14 @@ async def _claim_sqlite(
     session: AsyncSession, *, owner: str, wants: list[Want], now: datetime
 ) -> list[Claim]:
     driver = await _driver(session)
-    stamp = _sqlite_time(now)
+    stamp = sqlite_time(now)
     returned: list[tuple[uuid.UUID, datetime, Any]] = []
     for webhook_id, limit, lease_until in wants:
         rows = await driver.execute_fetchall(
             _CLAIM_SQLITE,
             {
                 "owner": owner,
-                "until": _sqlite_time(lease_until),
+                "until": sqlite_time(lease_until),
                 "now": stamp,
                 "webhook": webhook_id.hex,
                 "limit": limit,
@@ -501,7 +497,7 @@ async def _finish_sqlite(
     """`finish` on SQLite: the same statements, straight to the driver (values encoded once, as
     the column types store them)."""
     driver = await _driver(session)
-    stamp = _sqlite_time(now)
+    stamp = sqlite_time(now)
     rows = [
         {
             "id": f.claim.id.hex,
@@ -509,7 +505,7 @@ async def _finish_sqlite(
             "attempts": f.claim.attempt,
             "next_at": None
             if f.decision.next_attempt_at is None
-            else _sqlite_time(f.decision.next_attempt_at),
+            else sqlite_time(f.decision.next_attempt_at),
             "delivered_at": stamp if f.decision.verdict == "succeeded" else None,
             "code": f.result.status_code,
             "error": f.result.error,
@@ -533,7 +529,7 @@ async def _finish_sqlite(
             params += (
                 f.claim.id.hex,
                 f.claim.attempt,
-                _sqlite_time(result.started_at),
+                sqlite_time(result.started_at),
                 result.duration_ms,
                 result.status_code,
                 f.decision.verdict,

@@ -31,6 +31,7 @@ from quire.server.models import (
     table_of,
     utcnow,
 )
+from quire.server.sql import sqlite_time
 
 CONSUMERS_KEY = "quire.consumers"
 NOTIFY_CHANNEL = "quire_outbox"
@@ -132,7 +133,7 @@ async def _consumer_rows_sqlite(session: AsyncSession) -> tuple[list[tuple[Any, 
             _ENABLED_WEBHOOKS_SQLITE
         )
     ]
-    now = utcnow().replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    now = sqlite_time(utcnow())
     streams = [
         (_json(event_types), _uuid(dataset_id))
         for event_types, dataset_id in await driver.execute_fetchall(_OPEN_STREAMS_SQLITE, (now,))

@@ -25,6 +25,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from quire.server.db import Dialect
 from quire.server.models import Dataset, table_of
+from quire.server.sql import sqlite_time
 
 _datasets = table_of(Dataset)
 
@@ -100,8 +101,7 @@ class RowWriter:
         return value.hex if self.sqlite else value
 
     def time(self, value: datetime) -> Any:
-        naive = value.astimezone(UTC).replace(tzinfo=None)
-        return naive.isoformat(sep=" ", timespec="microseconds") if self.sqlite else naive
+        return sqlite_time(value) if self.sqlite else value.astimezone(UTC).replace(tzinfo=None)
 
     def marks(self, count: int) -> list[str]:
         return ["?" if self.sqlite else f"${n}" for n in range(1, count + 1)]
