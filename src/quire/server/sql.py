@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Insert
 
 from quire.server.db import Dialect
@@ -31,3 +33,17 @@ def sqlite_time(moment: datetime) -> str:
     """A timestamp as `UTCDateTime` stores it on SQLite: naive UTC text with microseconds, which
     sorts and compares as text (statements sent straight to the driver bind this)."""
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+async def sqlite_connection(session: AsyncSession) -> Any:
+    """SQLite: the driver connection under the session's transaction (begun by `connection()`).
+    Statements sent to it skip SQLAlchemy's per-statement work; inside a write transaction they
+    run on the event loop's thread (`sqlite_driver`). They bind and read values as the column types
+    store them: UUIDs as 32 hex digits, JSON as text, timestamps as `sqlite_time`."""
+    conn = await session.connection()
+    return (await conn.get_raw_connection()).driver_connection
+
+
+def stored_json(stored: str | None) -> Any:
+    """A JSON column's value as read straight from the SQLite driver (text, or NULL)."""
+    return None if stored is None else orjson.loads(stored)

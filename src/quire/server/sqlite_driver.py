@@ -17,8 +17,8 @@ statement. A one-event transaction (BEGIN, two reads, two inserts, COMMIT) took 
   write lock, no statement of the transaction waits for another connection (WAL: readers never
   block the writer). So from `BEGIN IMMEDIATE` on, statements run right on the event loop's
   thread. `BEGIN IMMEDIATE` itself is tried there without waiting; only when another process holds
-  the lock does it wait (up to the busy timeout) on the driver's thread. `COMMIT` runs there
-  too: it appends the transaction's pages to the WAL and nothing more, because automatic
+  the lock does it wait (up to the busy timeout) on the driver's thread. `COMMIT` runs on the
+  event loop's thread too: it appends the transaction's pages to the WAL and nothing more, because automatic
   checkpoints are off and `sqlite_checkpoint` runs them on a thread of its own (`after_commit`
   tells it). Read transactions stay on the driver's thread, so a long search does not hold up the
   event loop.
@@ -222,11 +222,10 @@ class OneTripConnection(aiosqlite.Connection):
         self._write_begun = self._inline_allowed
 
     async def commit(self) -> None:
-        if self.writing:  # here: with automatic checkpoints off, a commit only appends to the WAL
-            self._write_begun = False
+        writing, self._write_begun = self.writing, False
+        if writing:  # here: with automatic checkpoints off, a commit only appends to the WAL
             self._conn.commit()
         else:
-            self._write_begun = False
             await super().commit()
         if self.after_commit is not None:
             self.after_commit()

@@ -40,7 +40,7 @@ from quire.server.models import (
     Webhook,
     table_of,
 )
-from quire.server.sql import sqlite_time
+from quire.server.sql import sqlite_connection, sqlite_time, stored_json
 
 DELIVERIES = table_of(Delivery)
 ATTEMPTS = table_of(DeliveryAttempt)
@@ -276,22 +276,10 @@ WHERE id IN (
 RETURNING id, event_id, event_type, payload, msg_id, attempts"""
 
 
-async def _driver(session: AsyncSession) -> Any:
-    """SQLite: the aiosqlite connection under the session's transaction (begun by `connection()`).
-    Statements through it skip SQLAlchemy's per-statement work (the transaction is a write one, so
-    they run on the event loop's thread: `sqlite_driver`)."""
-    conn = await session.connection()
-    return (await conn.get_raw_connection()).driver_connection
-
-
-def _json(stored: str | None) -> Any:
-    return None if stored is None else orjson.loads(stored)
-
-
 async def _claim_sqlite(
     session: AsyncSession, *, owner: str, wants: list[Want], now: datetime
 ) -> list[Claim]:
-    driver = await _driver(session)
+    driver = await sqlite_connection(session)
     stamp = sqlite_time(now)
     returned: list[tuple[uuid.UUID, datetime, Any]] = []
     for webhook_id, limit, lease_until in wants:
@@ -316,7 +304,7 @@ async def _claim_sqlite(
             msg_id=row[4],
             event_type=row[2],
             attempt=row[5] + 1,
-            body=bodies.get(row[1]) if row[1] is not None else render(_json(row[3])),
+            body=bodies.get(row[1]) if row[1] is not None else render(stored_json(row[3])),
             lease_expires_at=lease_until,
         )
         for webhook_id, lease_until, row in returned
@@ -413,7 +401,7 @@ async def finish(
                 report,
                 failures_before_disable=failures_before_disable,
                 now=now,
-                driver=await _driver(session),
+                driver=await sqlite_connection(session),
             )
         return report
     driver = await _postgresql(session)
@@ -496,7 +484,7 @@ async def _finish_sqlite(
 ) -> None:
     """`finish` on SQLite: the same statements, straight to the driver (values encoded once, as
     the column types store them)."""
-    driver = await _driver(session)
+    driver = await sqlite_connection(session)
     stamp = sqlite_time(now)
     rows = [
         {

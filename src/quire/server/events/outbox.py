@@ -31,7 +31,7 @@ from quire.server.models import (
     table_of,
     utcnow,
 )
-from quire.server.sql import sqlite_time
+from quire.server.sql import sqlite_connection, sqlite_time, stored_json
 
 CONSUMERS_KEY = "quire.consumers"
 NOTIFY_CHANNEL = "quire_outbox"
@@ -124,25 +124,20 @@ _OPEN_STREAMS_SQLITE = "SELECT event_types, dataset_id FROM event_streams WHERE 
 
 async def _consumer_rows_sqlite(session: AsyncSession) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """The two queries of `consumers` straight to the SQLite driver (every write transaction asks;
-    SQLAlchemy's per-statement work cost more than SQLite's), decoded as the column types would:
-    UUIDs from 32 hex digits, JSON from text, timestamps compared as stored (naive UTC text)."""
-    driver: Any = (await (await session.connection()).get_raw_connection()).driver_connection
+    SQLAlchemy's per-statement work cost more than SQLite's), decoded as the column types would."""
+    driver = await sqlite_connection(session)
     webhooks = [
-        (uuid.UUID(hex=webhook_id), _json(events), _uuid(workspace_id), _uuid(dataset_id))
+        (uuid.UUID(hex=webhook_id), stored_json(events), _uuid(workspace_id), _uuid(dataset_id))
         for webhook_id, events, workspace_id, dataset_id in await driver.execute_fetchall(
             _ENABLED_WEBHOOKS_SQLITE
         )
     ]
     now = sqlite_time(utcnow())
     streams = [
-        (_json(event_types), _uuid(dataset_id))
+        (stored_json(event_types), _uuid(dataset_id))
         for event_types, dataset_id in await driver.execute_fetchall(_OPEN_STREAMS_SQLITE, (now,))
     ]
     return webhooks, streams
-
-
-def _json(stored: str | None) -> Any:
-    return None if stored is None else orjson.loads(stored)
 
 
 def _uuid(stored: str | None) -> uuid.UUID | None:
