@@ -23,7 +23,9 @@ What happens:
    stops when the receivers have them all. Steps 2–4 repeat `--trials` times, alternating; the
    ratio is the best quire figure over the best bare one (the machine is shared: the best run is
    the least disturbed), and beside it the median of each trial's own ratio (a quire run and the
-   bare run just before it see about the same load).
+   bare run just before it see about the same load). Both run in this process, whose garbage
+   collector is set up as `quire server` and `quire worker` set up theirs
+   (`gc_tuning.tune_for_service`).
 5. **Latency** (one receiver): `--rate` events/s for `--seconds` s, each in its own transaction
    as API requests write them, open loop (event n starts at n/rate s whether or not the previous
    ones have committed, so several writers are at work when commits are slow). `--publisher`:
@@ -67,6 +69,7 @@ from quire.server.delivery.dispatcher import Dispatcher
 from quire.server.delivery.signing import generate_secret, headers
 from quire.server.events.assemble import load_bodies
 from quire.server.events.outbox import NewEvent, publish
+from quire.server.gc_tuning import tune_for_service
 from quire.server.migrate import migrate
 from quire.server.models import Delivery, Webhook
 from quire.server.settings import Settings
@@ -469,6 +472,7 @@ async def _latency(
 
 
 async def main(args: argparse.Namespace) -> None:
+    tune_for_service()  # the dispatcher's process is set up as `quire server` and `quire worker` set up theirs
     ports = [_free_port() for _ in range(max(args.receivers))]
     receiver = multiprocessing.get_context("spawn").Process(target=_receiver, args=(ports,), daemon=True)
     receiver.start()

@@ -151,6 +151,7 @@ def server(host: str, port: int, access_log: bool, log_level: str, dispatch: boo
 
     from quire import __version__
     from quire.server.app import create_app
+    from quire.server.gc_tuning import tune_for_service
 
     shown_host = f"[{host}]" if ":" in host else host
     click.echo(f"quire {__version__}: http://{shown_host}:{port}  (store: {_display_url(database)})")
@@ -162,8 +163,10 @@ def server(host: str, port: int, access_log: bool, log_level: str, dispatch: boo
         else:
             click.echo(f"created owner {created.username!r} with the API key from QUIRE_OWNER_API_KEY")
     sys.stdout.flush()
+    app = create_app(settings)
+    tune_for_service()  # after start-up built the app: see gc_tuning
     config = uvicorn.Config(
-        create_app(settings),
+        app,
         log_level=log_level,
         access_log=access_log,
         proxy_headers=True,

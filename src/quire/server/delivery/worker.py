@@ -25,6 +25,7 @@ from aiohttp import web
 from quire.server.db import Database
 from quire.server.delivery.dispatcher import Dispatcher
 from quire.server.delivery.metrics import DeliveryMetrics
+from quire.server.gc_tuning import tune_for_service
 from quire.server.rules.scheduler import Scheduler
 from quire.server.settings import Settings
 
@@ -82,6 +83,7 @@ def _child(
     settings_data: dict[str, Any], metrics_host: str, metrics_port: int | None, log_level: str
 ) -> None:
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(process)d %(name)s %(message)s")
+    tune_for_service()
     asyncio.run(run(Settings(**settings_data), metrics_host=metrics_host, metrics_port=metrics_port))
 
 
