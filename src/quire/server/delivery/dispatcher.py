@@ -56,10 +56,12 @@ WRITE_GATHER_SECONDS = 0.005
 MAX_UNRECORDED = 8
 SLOW_MAX_UNRECORDED = 2
 SLOW_ROUND_SECONDS = 0.25
-"""Senders pause while more than MAX_UNRECORDED × concurrency answers wait to be recorded — only
-SLOW_MAX_UNRECORDED × concurrency while rounds take longer than SLOW_ROUND_SECONDS (the database is busy, e.g. an
-API write holds SQLite's lock): a crash re-sends what was sent but not yet recorded, so that stays
-bounded instead of growing with the database's delay."""
+"""Senders pause while more than MAX_UNRECORDED × concurrency × (lanes sending) answers wait to be
+recorded — only SLOW_MAX_UNRECORDED × … while rounds take longer than SLOW_ROUND_SECONDS (the
+database is busy, e.g. an API write holds SQLite's lock): a crash re-sends what was sent but not yet
+recorded, so that stays bounded, in proportion to what is in flight, instead of growing with the
+database's delay. (A bound that ignored the number of lanes held ten busy receivers' 160 senders
+to 128 answers between them: they spent their time waiting for rounds and waking each other.)"""
 
 
 class Dispatcher:
@@ -101,6 +103,7 @@ class Dispatcher:
         self._round_began: float | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._senders: set[asyncio.Task[None]] = set()
+        self._lanes_sending = 0  # lanes with at least one sender
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
         self._next_sweep = 0.0
@@ -327,6 +330,8 @@ class Dispatcher:
 
     def _spawn_senders(self, lane: Lane) -> None:
         while lane.senders < self.concurrency and lane.senders < len(lane.queue):
+            if lane.senders == 0:
+                self._lanes_sending += 1
             lane.senders += 1
             task = asyncio.create_task(self._send_from(lane))
             self._senders.add(task)
@@ -382,6 +387,8 @@ class Dispatcher:
                 lane.seconds_per_attempt += (result.duration_ms / 1000 - lane.seconds_per_attempt) * 0.1
         finally:
             lane.senders -= 1
+            if lane.senders == 0:
+                self._lanes_sending -= 1
 
     # ----- recording (and refilling) -----
 
@@ -439,7 +446,8 @@ class Dispatcher:
         slow = self._slow_rounds or (
             self._round_began is not None and time.monotonic() - self._round_began > SLOW_ROUND_SECONDS
         )
-        return self.concurrency * (SLOW_MAX_UNRECORDED if slow else MAX_UNRECORDED)
+        lanes = max(1, self._lanes_sending)
+        return self.concurrency * lanes * (SLOW_MAX_UNRECORDED if slow else MAX_UNRECORDED)
 
     def _starving(self) -> bool:
         """A lane with more to do has fewer queued than it can send at once: refill without delay."""
