@@ -21,6 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quire.server.db import OUTBOX_DIRTY, RETAIN_ALL_EVENTS
+from quire.server.ids import time_ordered_ids
 from quire.server.models import (
     DatasetSnapshot,
     Delivery,
@@ -222,16 +223,21 @@ async def publish(session: AsyncSession, events: Sequence[NewEvent]) -> int:
 
     now = utcnow()
     deliveries = []
-    for event, event_id in zip(wanted, event_ids, strict=True):
-        for webhook_id in found.webhook_ids(event.type, event.workspace_id, event.dataset_id):
-            delivery_id = uuid.uuid4()
-            deliveries.append(
-                {
-                    "id": delivery_id, "webhook_id": webhook_id, "event_id": event_id, "event_type": event.type,
-                    "msg_id": f"msg_{delivery_id.hex}", "status": DeliveryStatus.pending.value, "attempts": 0,
-                    "next_attempt_at": now, "inserted_at": now, "updated_at": now,
-                }
-            )  # fmt: skip
+    targets = [
+        (event, event_id, webhook_id)
+        for event, event_id in zip(wanted, event_ids, strict=True)
+        for webhook_id in found.webhook_ids(event.type, event.workspace_id, event.dataset_id)
+    ]
+    # time-ordered: a batch's deliveries share index pages, as its claims and results will
+    new_ids = time_ordered_ids(len(targets))
+    for (event, event_id, webhook_id), delivery_id in zip(targets, new_ids, strict=True):
+        deliveries.append(
+            {
+                "id": delivery_id, "webhook_id": webhook_id, "event_id": event_id, "event_type": event.type,
+                "msg_id": f"msg_{delivery_id.hex}", "status": DeliveryStatus.pending.value, "attempts": 0,
+                "next_attempt_at": now, "inserted_at": now, "updated_at": now,
+            }
+        )  # fmt: skip
     if deliveries:
         await session.execute(_INSERT_DELIVERIES, deliveries)
     await mark_outbox_dirty(session)  # dispatchers and event streams wake on commit

@@ -39,6 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from quire.server.datasets.question_values import InvalidValue
 from quire.server.db import JSON_OPTIONS, Dialect, json_dumps
 from quire.server.errors import Invalid
+from quire.server.ids import time_ordered_ids, time_ordered_ints
 from quire.server.models import (
     Dataset,
     DatasetStatus,
@@ -56,7 +57,7 @@ from quire.server.records.schemas import RecordUpsertIn
 from quire.server.records.serialize import Include, embed_relations, response_dict
 from quire.server.records.status import StatusChange, refresh_record_statuses
 from quire.server.records.validation import RecordRules
-from quire.server.records.writer import RowWriter, time_ordered_ids, time_ordered_ints
+from quire.server.records.writer import RowWriter
 from quire.server.sql import chunks
 from quire.server.wire import wire_datetime
 

@@ -1,4 +1,4 @@
-"""Rows out to the database fast: driver SQL with parameters encoded once, and new time-ordered ids.
+"""Rows out to the database fast: driver SQL with parameters encoded once.
 
 The bulk record path (`records.bulk`) writes thousands of rows per request. Going through
 SQLAlchemy's Core `insert()` cost more in per-row parameter processing (UUID, datetime and JSON type
@@ -8,10 +8,7 @@ form those types would bind, and sends plain SQL.
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import struct
-import time
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -28,27 +25,6 @@ from quire.server.models import Dataset, table_of
 from quire.server.sql import sqlite_time
 
 _datasets = table_of(Dataset)
-
-
-# ---------------------------------------------------------------- ids
-
-_LOW_62 = (1 << 62) - 1
-
-
-def time_ordered_ints(count: int) -> list[int]:
-    """`count` UUIDv7s (RFC 9562) as integers: 48 bits of Unix milliseconds, the version and the
-    variant, 74 random bits. Ids made together sort together."""
-    prefix = ((time.time_ns() // 1_000_000) << 80) | (0x7 << 76) | (0b10 << 62)
-    noise = struct.unpack(f"<{count}H{count}Q", os.urandom(10 * count))  # rand_a, rand_b sources
-    return [
-        prefix | (high & 0xFFF) << 64 | (low & _LOW_62)
-        for high, low in zip(noise[:count], noise[count:], strict=True)
-    ]
-
-
-def time_ordered_ids(count: int) -> list[uuid.UUID]:
-    """`count` new UUIDv7s."""
-    return [uuid.UUID(int=value) for value in time_ordered_ints(count)]
 
 
 # ---------------------------------------------------------------- writing

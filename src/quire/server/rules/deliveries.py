@@ -21,6 +21,7 @@ from quire.server.datasets.service import get_dataset
 from quire.server.db import Dialect
 from quire.server.errors import Invalid, NotFound
 from quire.server.events.outbox import mark_outbox_dirty
+from quire.server.ids import time_ordered_ids
 from quire.server.models import Dataset, Delivery, DeliveryStatus, RuleAction, RuleDelivery, table_of, utcnow
 from quire.server.records.schemas import RecordUpsertIn, SuggestionIn
 from quire.server.records.service import write_records_with_events
@@ -44,8 +45,7 @@ async def queue_batches(
     now = utcnow()
     rows = []
     links = []
-    for payload in bodies:
-        delivery_id = uuid.uuid4()
+    for payload, delivery_id in zip(bodies, time_ordered_ids(len(bodies)), strict=True):
         rows.append(
             {
                 "id": delivery_id, "webhook_id": action.webhook_id, "event_id": None,

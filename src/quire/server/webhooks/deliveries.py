@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from quire.server.errors import Conflict, Invalid, NotFound
 from quire.server.events.assemble import load_bodies
 from quire.server.events.outbox import mark_outbox_dirty
+from quire.server.ids import time_ordered_ids
 from quire.server.models import Delivery, DeliveryAttempt, DeliveryStatus, Event, Webhook, table_of, utcnow
 from quire.server.sql import chunks
 
@@ -189,8 +190,7 @@ async def replay(
         reset += int(getattr(result, "rowcount", 0) or 0)
     for batch in chunks(missing, 500):
         new_rows = []
-        for event_id, event_type in batch:
-            delivery_id = uuid.uuid4()
+        for (event_id, event_type), delivery_id in zip(batch, time_ordered_ids(len(batch)), strict=True):
             new_rows.append(
                 {
                     "id": delivery_id, "webhook_id": webhook.id, "event_id": event_id, "event_type": event_type,
