@@ -84,7 +84,13 @@ def _child(
 ) -> None:
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(process)d %(name)s %(message)s")
     tune_for_service()
-    asyncio.run(run(Settings(**settings_data), metrics_host=metrics_host, metrics_port=metrics_port))
+    main = run(Settings(**settings_data), metrics_host=metrics_host, metrics_port=metrics_port)
+    try:  # the event loop `quire server` gets from uvicorn when uvloop is installed (it is, on Linux)
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop has no Windows build
+        asyncio.run(main)
+    else:
+        uvloop.run(main)
 
 
 def serve(
