@@ -7,28 +7,29 @@ every attempt and redelivery of an event sends the same bytes.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from sqlalchemy import Text, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from quire.server.events.catalog import envelope
+from quire.server.events.catalog import envelope, envelope_timestamp
 from quire.server.models import DatasetSnapshot, Event
-from quire.server.sql import chunks
+from quire.server.sql import chunks, sqlite_connection
 
 
 def assemble(
     event_type: str,
-    occurred_at: datetime,
+    occurred_at: datetime | str,
     data: dict[str, Any] | str,
     snapshot: dict[str, Any] | str | None,
     snapshot_path: str | None,
 ) -> dict[str, Any]:
     """The `{"type", "version", "timestamp", "data"}` envelope with the dataset put back in place.
-    `data` and `snapshot` may be stored JSON text: it goes into the body as it is, unparsed
+    `occurred_at` may be the envelope's timestamp text already. `data` and `snapshot` may be stored JSON text: it goes into the body as it is, unparsed
     (`orjson.Fragment`), except `data` when a snapshot must go inside it."""
     if snapshot is not None and snapshot_path:
         placed = orjson.Fragment(snapshot) if isinstance(snapshot, str) else snapshot
@@ -55,6 +56,12 @@ def _parsed(value: dict[str, Any] | str) -> dict[str, Any]:
 async def load_bodies(session: AsyncSession, event_ids: Iterable[int]) -> dict[int, bytes]:
     """Rendered bodies of stored events, by event id."""
     ids = list(dict.fromkeys(event_ids))
+    if session.get_bind().dialect.name == "sqlite":
+        return await _load_bodies_sqlite(session, ids)
+    return await _load_bodies_orm(session, ids)
+
+
+async def _load_bodies_orm(session: AsyncSession, ids: list[int]) -> dict[int, bytes]:
     bodies: dict[int, bytes] = {}
     snapshot_cache: dict[int, Any] = {}
     jsonb = session.get_bind().dialect.name == "postgresql"
@@ -90,4 +97,39 @@ async def load_bodies(session: AsyncSession, event_ids: Iterable[int]) -> dict[i
                 data = _parsed(data)
                 snapshot = None if snapshot is None else _parsed(snapshot)
             bodies[row.id] = render(assemble(row.type, row.occurred_at, data, snapshot, row.snapshot_path))
+    return bodies
+
+
+_EVENTS_SQLITE = (
+    "SELECT id, type, occurred_at, data, dataset_snapshot_id, snapshot_path FROM events "
+    "WHERE id IN (SELECT value FROM json_each(?))"
+)
+_SNAPSHOTS_SQLITE = "SELECT id, data FROM dataset_snapshots WHERE id IN (SELECT value FROM json_each(?))"
+_STORED_TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}")
+
+
+def _envelope_time(stored: str) -> str:
+    """The envelope timestamp of a time stored on SQLite (naive UTC text, `sql.sqlite_time`),
+    without a round trip through `datetime` when it has the usual form."""
+    if _STORED_TIME.fullmatch(stored):
+        return f"{stored[:10]}T{stored[11:]}Z"
+    return envelope_timestamp(datetime.fromisoformat(stored).replace(tzinfo=UTC))
+
+
+async def _load_bodies_sqlite(session: AsyncSession, ids: list[int]) -> dict[int, bytes]:
+    """`load_bodies` straight from the SQLite driver (the dispatcher renders every body it claims)."""
+    driver = await sqlite_connection(session)
+    bodies: dict[int, bytes] = {}
+    snapshots: dict[int, str] = {}
+    for batch in chunks(ids, 500):
+        rows = await driver.execute_fetchall(_EVENTS_SQLITE, (orjson.dumps(batch).decode(),))
+        missing = {row[4] for row in rows if row[4] is not None} - snapshots.keys()
+        if missing:
+            found = await driver.execute_fetchall(
+                _SNAPSHOTS_SQLITE, (orjson.dumps(sorted(missing)).decode(),)
+            )
+            snapshots.update((snapshot_id, text) for snapshot_id, text in found)
+        for event_id, event_type, occurred_at, data, snapshot_id, path in rows:
+            snapshot = snapshots.get(snapshot_id) if snapshot_id is not None else None
+            bodies[event_id] = render(assemble(event_type, _envelope_time(occurred_at), data, snapshot, path))
     return bodies

@@ -18,10 +18,11 @@ def envelope_timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
-def envelope(event_type: str, occurred_at: datetime, data: Any) -> dict[str, Any]:
+def envelope(event_type: str, occurred_at: datetime | str, data: Any) -> dict[str, Any]:
+    """`occurred_at` as a moment, or as the envelope's timestamp text already."""
     return {
         "type": event_type,
         "version": PAYLOAD_VERSION,
-        "timestamp": envelope_timestamp(occurred_at),
+        "timestamp": occurred_at if isinstance(occurred_at, str) else envelope_timestamp(occurred_at),
         "data": data,
     }
