@@ -29,8 +29,9 @@ def assemble(
     snapshot_path: str | None,
 ) -> dict[str, Any]:
     """The `{"type", "version", "timestamp", "data"}` envelope with the dataset put back in place.
-    `occurred_at` may be the envelope's timestamp text already. `data` and `snapshot` may be stored JSON text: it goes into the body as it is, unparsed
-    (`orjson.Fragment`), except `data` when a snapshot must go inside it."""
+    `occurred_at` may be the envelope's timestamp text already. `data` and `snapshot` may be stored
+    JSON text: it goes into the body as it is, unparsed (`orjson.Fragment`), except `data` when a
+    snapshot must go inside it."""
     if snapshot is not None and snapshot_path:
         placed = orjson.Fragment(snapshot) if isinstance(snapshot, str) else snapshot
         data = orjson.loads(data) if isinstance(data, str) else copy.copy(data)
