@@ -18,6 +18,7 @@ from quire.server.db import Database
 from quire.server.models import (
     Dataset,
     Field,
+    MetadataKey,
     MetadataProperty,
     Question,
     Record,
@@ -157,6 +158,12 @@ async def seed_in(session: AsyncSession, spec: Spec, *, dialect: str) -> Seeded:
     # Ascending, as quire's own (time-ordered) ids are: ties of a sort (broken by id) then read in
     # insertion order, which keeps hand-written expectations readable.
     record_ids = sorted((uuid.uuid4() for _ in spec.records), key=lambda u: u.hex)
+    metadata_keys: dict[str, int] = {}
+    for name in sorted({name for rec in spec.records for name in rec.metadata or {}}):
+        key = MetadataKey(dataset_id=dataset.id, name=name)
+        session.add(key)
+        await session.flush()
+        metadata_keys[name] = key.id
     record_rows: list[dict[str, Any]] = []
     meta: list[dict[str, Any]] = []
     texts: list[dict[str, Any]] = []
@@ -178,7 +185,7 @@ async def seed_in(session: AsyncSession, spec: Spec, *, dialect: str) -> Seeded:
         if dialect == "sqlite":
             row["seq"] = next_seq + i
         record_rows.append(row)
-        meta += metadata_rows(rid, dataset.id, rec.metadata)
+        meta += metadata_rows(rid, metadata_keys, rec.metadata)
         texts += text_rows(rid, dataset.id, rec.fields, spec.fields)
         for qname, s in rec.suggestions.items():
             suggestions.append(

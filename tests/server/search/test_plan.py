@@ -59,13 +59,15 @@ def test_measured_sizes_pick_the_driver() -> None:
     assert "'n'" in driver_of(sql(ctx, SearchQuery(filter=And((LANG, N_RANGE, LABEL)))))
 
 
-def test_a_metadata_probe_names_the_dataset_only_on_postgresql() -> None:
-    """SQLite can then only use the record_id index for it, not scan the value index per
-    candidate; PostgreSQL semi-joins through the value index, which starts with the dataset."""
-    for dialect, named in (("sqlite", False), ("postgresql", True)):
+def test_a_metadata_probe_names_its_key_not_the_dataset() -> None:
+    """The name's number (`metadata_keys`) fixes the dataset: a probe is `record_id = ? AND key_id =
+    ?`, which the per-record index serves on SQLite and PostgreSQL semi-joins on."""
+    for dialect in ("sqlite", "postgresql"):
         statement = sql(context(dialect), SearchQuery(filter=And((LANG, N_RANGE))))
         probe = statement[statement.index("EXISTS (SELECT") :]
-        assert ("record_metadata.dataset_id" in probe) is named, dialect
+        assert "record_metadata.key_id = (SELECT metadata_keys.id" in probe, dialect
+        assert "metadata_keys.name = 'n'" in probe, dialect
+        assert "record_metadata.dataset_id" not in statement, dialect
 
 
 @pytest.mark.parametrize(
@@ -113,7 +115,12 @@ async def test_sqlite_plan_uses_the_metadata_indexes(store: Store) -> None:
         plan = [row[3] for row in await session.execute(text("EXPLAIN QUERY PLAN " + statement))]
     assert any("USING COVERING INDEX ix_record_metadata_text" in step for step in plan), plan
     assert any(
-        "USING COVERING INDEX ix_record_metadata_record (record_id=? AND name=?" in step for step in plan
+        "USING COVERING INDEX ix_record_metadata_record (record_id=? AND key_id=?" in step for step in plan
+    ), plan
+    assert any(
+        "SEARCH metadata_keys USING COVERING INDEX sqlite_autoindex_metadata_keys_1 (dataset_id=? AND name=?)"
+        in step
+        for step in plan
     ), plan
     assert any("SEARCH records USING INDEX sqlite_autoindex_records_1 (id=?)" in step for step in plan), plan
     assert not any(step.startswith("SCAN records") for step in plan), plan

@@ -270,6 +270,9 @@ async def write_records(
     rows = _Rows(writer, dataset, now, await writer.next_seq() if writer.sqlite else 0)
     with gc_paused():
         planned = [planner.plan(index, item) for index, item in enumerate(items)]
+    names = {name for p in planned if p.metadata_changed and p.metadata for name in p.metadata}
+    rows.metadata_keys = await writer.metadata_keys(dataset.id, names)
+    with gc_paused():
         rows.add(planned)
     await rows.send()
     if planner.user_ids:
@@ -432,6 +435,7 @@ class _Rows:
         self.stamp = writer.time(now)
         self.wire_now = wire_datetime(now)
         self.next_seq = next_seq
+        self.metadata_keys: dict[str, int] = {}  # name -> metadata_keys.id, for every name written
         self.items: list[dict[str, Any]] = []
         self._clear()
 
@@ -454,6 +458,7 @@ class _Rows:
         dataset_key, stamp, wire_now = self.dataset_key, self.stamp, self.wire_now
         dataset_id = self.dataset.id
         question_keys, question_ids, field_types = self.question_keys, self.question_ids, self.field_types
+        metadata_keys = self.metadata_keys
         child_ids = iter(time_ordered_ints(sum(len(p.suggestions) + len(p.vectors) for p in planned)))
         new_record, next_seq = self.new_records.append, self.next_seq
         new_suggestion, old_suggestion = self.suggestions[0].append, self.suggestions[1].append
@@ -497,7 +502,7 @@ class _Rows:
                 if old:
                     self.stale_metadata.append(record_key)
                 self.metadata += [
-                    (record_key, dataset_key, name, text, num, multi)
+                    (record_key, metadata_keys[name], text, num, multi)
                     for name, text, num, multi in metadata_entries(p.metadata)
                 ]
             if p.fields_changed:
@@ -556,7 +561,7 @@ class _Rows:
         await w.delete_where_in("record_metadata", "record_id", self.stale_metadata)
         await w.insert(
             "record_metadata",
-            ("record_id", "dataset_id", "name", "value_text", "value_num", "multi"),
+            ("record_id", "key_id", "value_text", "value_num", "multi"),
             self.metadata,
         )
         await w.delete_where_in("record_texts", "record_id", self.stale_texts)

@@ -1,9 +1,10 @@
 """The rows that make records searchable, derived from a record's fields and metadata.
 
-`record_metadata`: one row per scalar metadata value (list members each get one). Strings and
-booleans go to `value_text` (strings cut to 255 characters), numbers to `value_num`; the rows of
-a list of several members are marked `multi`. Every key is
-indexed, declared as a metadata property or not, so a property added later filters at once.
+`record_metadata`: one row per scalar metadata value (list members each get one), under the
+number of its name in the dataset (`metadata_keys`). Strings and booleans go to `value_text`
+(strings cut to 255 characters), numbers to `value_num`; the rows of a list of several members
+are marked `multi`. Every key is indexed, declared as a metadata property or not, so a property
+added later filters at once.
 
 `record_texts`: one row per field with searchable text (text fields; the contents of chat messages;
 the string leaves of custom fields). Image fields hold URLs and are not indexed.
@@ -55,17 +56,11 @@ def metadata_entries(
 
 
 def metadata_rows(
-    record_id: uuid.UUID, dataset_id: uuid.UUID, metadata: Mapping[str, Any] | None
+    record_id: uuid.UUID, keys: Mapping[str, int], metadata: Mapping[str, Any] | None
 ) -> list[dict[str, Any]]:
+    """The `record_metadata` rows of a record; `keys` numbers its metadata names (`metadata_keys`)."""
     return [
-        {
-            "record_id": record_id,
-            "dataset_id": dataset_id,
-            "name": name,
-            "value_text": text,
-            "value_num": num,
-            "multi": multi,
-        }
+        {"record_id": record_id, "key_id": keys[name], "value_text": text, "value_num": num, "multi": multi}
         for name, text, num, multi in metadata_entries(metadata)
     ]
 

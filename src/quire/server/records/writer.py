@@ -10,21 +10,23 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
-from quire.server.db import Dialect
-from quire.server.models import Dataset, table_of
+from quire.server.db import Dialect, json_dumps
+from quire.server.models import Dataset, MetadataKey, table_of
 from quire.server.sql import sqlite_time
 
 _datasets = table_of(Dataset)
+_keys = table_of(MetadataKey)
 
 
 # ---------------------------------------------------------------- writing
@@ -127,6 +129,38 @@ class RowWriter:
             a, b, c, d = self.marks(4)
             sql = f'UPDATE records SET "fields" = {a}, "metadata" = {b}, "updated_at" = {c} WHERE "id" = {d}'
             await self.conn.exec_driver_sql(sql, rows)
+
+    async def metadata_keys(self, dataset_id: uuid.UUID, names: Collection[str]) -> dict[str, int]:
+        """The key (`metadata_keys.id`) of each of `names` in the dataset; names it has not seen
+        yet are numbered first (concurrent writers on PostgreSQL: whoever inserts second skips)."""
+        if not names:
+            return {}
+        wanted = sorted(names)
+        if self.sqlite:  # writers are serialized by BEGIN IMMEDIATE: no one else numbers meanwhile
+            select_sql = (
+                "SELECT name, id FROM metadata_keys WHERE dataset_id = ? "
+                "AND name IN (SELECT value FROM json_each(?))"
+            )
+            params = (dataset_id.hex, json_dumps(wanted))
+            keys = dict(await self._driver.execute_fetchall(select_sql, params))
+            if missing := [name for name in wanted if name not in keys]:
+                await self.insert(
+                    "metadata_keys", ("dataset_id", "name"), [(dataset_id.hex, n) for n in missing]
+                )
+                keys = dict(await self._driver.execute_fetchall(select_sql, params))
+            return keys
+        query = select(_keys.c.name, _keys.c.id).where(
+            _keys.c.dataset_id == dataset_id, _keys.c.name.in_(wanted)
+        )
+        keys = {name: key for name, key in await self.conn.execute(query)}
+        if missing := [name for name in wanted if name not in keys]:
+            await self.conn.execute(
+                pg_insert(_keys)
+                .values([{"dataset_id": dataset_id, "name": name} for name in missing])
+                .on_conflict_do_nothing(index_elements=["dataset_id", "name"])
+            )
+            keys = {name: key for name, key in await self.conn.execute(query)}
+        return keys
 
     async def next_seq(self) -> int:
         """SQLite only: the next free `records.seq` (writers are serialized by BEGIN IMMEDIATE)."""

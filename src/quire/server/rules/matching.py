@@ -110,6 +110,7 @@ def unindexed_dataset_test(element: Any, **_kw: Any) -> Any:
         and isinstance(element.left, Column)
         and element.left.name == "dataset_id"
         and element.left.table is not None
+        and element.left.table.name != "metadata_keys"  # a metadata name's number: one row, by index
     ):
         column = element.left
         return UnaryExpression(column, operator=custom_op("+"), type_=column.type) == element.right
@@ -126,9 +127,9 @@ async def _window_only(session: AsyncSession, record_ids: Sequence[uuid.UUID]) -
     """SQLite: TEMP copies of the candidates' rows of the tables filters read by record_id, which
     shadow the main tables (unqualified names resolve to `temp` first) while the filter runs.
 
-    SQLite has no statistics, so for `record_id IN (…candidates) AND dataset_id = ? AND name = ? AND
-    value_text = ?` it picks the three-column index and reads every record of the dataset with that
-    value; over the copies any plan reads only the window. The copies are dropped before anything
+    SQLite has no statistics, so for `record_id IN (…candidates) AND key_id = ? AND value_text = ?`
+    it picks the value index and reads every record of the dataset with that value; over the
+    copies any plan reads only the window. The copies are dropped before anything
     else runs in the transaction (and a rollback drops them too), so no other statement sees them.
     Full-text terms still go through the main full-text index."""
     connection = await session.connection()

@@ -4,7 +4,7 @@
 list and probe `records` (a wide table, keyed by a UUID) once per member of the list it starts from.
 Instead the smallest condition drives (on SQLite measured by `estimate_sizes`, elsewhere and on
 ties: equality before ranges, metadata and suggestions before responses) and the others are checked per candidate with `EXISTS`
-on an index that starts with record_id (metadata: `ix_record_metadata_record_id`; suggestions:
+on an index that starts with record_id (metadata: `ix_record_metadata_record`; suggestions:
 `uq_suggestions_record_question`; responses: `uq_responses_record_user`), so `records` is read only
 for the survivors:
 
@@ -38,9 +38,8 @@ class RowSource(Protocol):
         """Lower drives first: equality before ranges, dataset-scoped tables before responses."""
         ...
 
-    def rows(self, ctx: CompileContext, *, probe: bool = False) -> Select[Any] | None:
-        """The rows (first column record_id), None if the condition is not a row set. `probe`: the
-        form used inside an EXISTS correlated on record_id."""
+    def rows(self, ctx: CompileContext) -> Select[Any] | None:
+        """The rows (first column record_id), None if the condition is not a row set."""
         ...
 
 
@@ -82,7 +81,7 @@ def probes(
     """One `EXISTS` per source (each a row set), correlated on `record_id`."""
     conditions: list[ColumnElement[bool]] = []
     for source in sources:
-        probe = source.rows(ctx, probe=True)
+        probe = source.rows(ctx)
         assert probe is not None
         conditions.append(exists(probe.where(probe.selected_columns[0] == record_id)))
     return conditions

@@ -13,12 +13,12 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, literal, select, true
+from sqlalchemy import ColumnElement, Select, exists, func, literal, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 
-from quire.server.models import Dataset, Record, RecordMetadataValue
+from quire.server.models import Dataset, MetadataKey, Record, RecordMetadataValue
 from quire.server.search.conjunction import estimate_sizes, matching_ids, probes
 from quire.server.search.context import CompileContext, Dialect
 from quire.server.search.errors import QueryError
@@ -217,13 +217,13 @@ async def _walk_sort_index(
     names = {source.scope.name for source in sources if isinstance(source.scope, MetadataScope)}
     several = set(
         await session.scalars(
-            select(RecordMetadataValue.name)
-            .where(
-                RecordMetadataValue.dataset_id == ctx.dataset_id,
-                RecordMetadataValue.name.in_(sorted(names)),
-                RecordMetadataValue.multi == true(),
+            select(MetadataKey.name).where(
+                MetadataKey.dataset_id == ctx.dataset_id,
+                MetadataKey.name.in_(sorted(names)),
+                exists().where(
+                    RecordMetadataValue.key_id == MetadataKey.id, RecordMetadataValue.multi == true()
+                ),
             )
-            .distinct()
         )
     )
     if name in several:

@@ -67,8 +67,8 @@ class Terms:
     def compile(self, ctx: CompileContext) -> ColumnElement[bool]:
         return predicates.terms(ctx, self.scope, self.values)
 
-    def rows(self, ctx: CompileContext, *, probe: bool = False) -> Select[Any] | None:
-        return predicates.terms_rows(ctx, self.scope, self.values, probe=probe)
+    def rows(self, ctx: CompileContext) -> Select[Any] | None:
+        return predicates.terms_rows(ctx, self.scope, self.values)
 
     @property
     def driver_rank(self) -> int:
@@ -122,10 +122,10 @@ class Range:
     def compile(self, ctx: CompileContext) -> ColumnElement[bool]:
         return predicates.range_(ctx, self.scope, self.lower, self.upper)
 
-    def rows(self, ctx: CompileContext, *, probe: bool = False) -> Select[Any] | None:
+    def rows(self, ctx: CompileContext) -> Select[Any] | None:
         if isinstance(self.scope, RecordScope):
             return None
-        return predicates.range_rows(ctx, self.scope, self.lower, self.upper, probe=probe)
+        return predicates.range_rows(ctx, self.scope, self.lower, self.upper)
 
     @property
     def driver_rank(self) -> int:

@@ -13,8 +13,10 @@ from typing import Any
 
 from sqlalchemy import Select, SQLColumnExpression, and_, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import ScalarSelect
 
 from quire.server.models import (
+    MetadataKey,
     Record,
     RecordMetadataValue,
     RecordStatus,
@@ -89,16 +91,13 @@ def range_(ctx: CompileContext, scope: Scope, lower: BoundSpec, upper: BoundSpec
     return Record.id.in_(range_rows(ctx, scope, lower, upper))
 
 
-def terms_rows(
-    ctx: CompileContext, scope: Scope, values: Sequence[Scalar], *, probe: bool = False
-) -> Select[Any] | None:
+def terms_rows(ctx: CompileContext, scope: Scope, values: Sequence[Scalar]) -> Select[Any] | None:
     """The rows (first column: record_id) that make a `Terms` true, or None when it is not a set of
-    rows (record columns; response status with `pending`). `probe`: the form for an EXISTS
-    correlated on record_id (see `conjunction`)."""
+    rows (record columns; response status with `pending`)."""
     if isinstance(scope, RecordScope):
         return None
     if isinstance(scope, MetadataScope):
-        return _metadata_terms(ctx, scope, values, probe=probe)
+        return _metadata_terms(ctx, scope, values)
     if isinstance(scope, SuggestionScope):
         return _suggestion_terms(ctx, scope, values)
     if scope.question is None and scope.property == "status":
@@ -109,18 +108,14 @@ def terms_rows(
     return _response_terms(ctx, scope, values)
 
 
-def range_rows(
-    ctx: CompileContext, scope: Scope, lower: BoundSpec, upper: BoundSpec, *, probe: bool = False
-) -> Select[Any]:
+def range_rows(ctx: CompileContext, scope: Scope, lower: BoundSpec, upper: BoundSpec) -> Select[Any]:
     """The rows (first column: record_id) that make a `Range` true (not for record scopes)."""
     if isinstance(scope, RecordScope):
         raise AssertionError("record ranges are not row sets")
     if isinstance(scope, MetadataScope):
         ctx.metadata_type(scope.name)
         low, high = _numeric_bounds(lower, upper, f"metadata property {scope.name!r}")
-        return _metadata_rows(ctx, scope.name, probe=probe).where(
-            bounded(RecordMetadataValue.value_num, low, high)
-        )
+        return _metadata_rows(ctx, scope.name).where(bounded(RecordMetadataValue.value_num, low, high))
     if isinstance(scope, SuggestionScope):
         return _suggestion_range(ctx, scope, lower, upper)
     return _response_range(ctx, scope, lower, upper)
@@ -156,19 +151,23 @@ def _record_range(scope: RecordScope, lower: BoundSpec, upper: BoundSpec) -> Col
 # metadata --------------------------------------------------------------------------------------
 
 
-def _metadata_rows(ctx: CompileContext, name: str, *, probe: bool = False) -> Select[Any]:
-    """On SQLite a probe leaves the dataset out: the record already fixes it, and without it the
-    only index SQLite can use is the one on record_id, not a scan of the value index per probe.
-    PostgreSQL turns the probe into a semi-join and wants the value index, so it keeps it."""
-    query = select(RecordMetadataValue.record_id).where(RecordMetadataValue.name == name)
-    if probe and ctx.dialect == "sqlite":
-        return query
-    return query.where(RecordMetadataValue.dataset_id == ctx.dataset_id)
+def metadata_key(ctx: CompileContext, name: str) -> ScalarSelect[Any]:
+    """The number of metadata `name` in the dataset (`metadata_keys`): NULL, so matching nothing,
+    when no record ever held it."""
+    return (
+        select(MetadataKey.id)
+        .where(MetadataKey.dataset_id == ctx.dataset_id, MetadataKey.name == name)
+        .scalar_subquery()
+    )
 
 
-def _metadata_terms(
-    ctx: CompileContext, scope: MetadataScope, values: Sequence[Scalar], *, probe: bool
-) -> Select[Any]:
+def _metadata_rows(ctx: CompileContext, name: str) -> Select[Any]:
+    """The dataset's rows of metadata `name`. The key fixes the dataset: as a probe (correlated on
+    record_id) it is served by the per-record index, as a driver by the value indexes."""
+    return select(RecordMetadataValue.record_id).where(RecordMetadataValue.key_id == metadata_key(ctx, name))
+
+
+def _metadata_terms(ctx: CompileContext, scope: MetadataScope, values: Sequence[Scalar]) -> Select[Any]:
     kind = ctx.metadata_type(scope.name)
     if kind in ("integer", "float"):
         numbers = [require_number(v, f"{kind} metadata property {scope.name!r}") for v in values]
@@ -179,7 +178,7 @@ def _metadata_terms(
         condition = RecordMetadataValue.value_text.in_(texts)
         if numbers:
             condition = or_(condition, RecordMetadataValue.value_num.in_(numbers))
-    return _metadata_rows(ctx, scope.name, probe=probe).where(condition)
+    return _metadata_rows(ctx, scope.name).where(condition)
 
 
 # suggestions -----------------------------------------------------------------------------------

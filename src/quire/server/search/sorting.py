@@ -19,6 +19,7 @@ from quire.server.search.context import CompileContext
 from quire.server.search.errors import QueryError
 from quire.server.search.predicates import (
     NUMERIC_QUESTIONS,
+    metadata_key,
     response_elements,
     response_question,
     suggestion_elements,
@@ -72,7 +73,7 @@ def sort_value(
         column = RecordMetadataValue.value_num if numeric else RecordMetadataValue.value_text
         query = select(pick(column)).where(
             RecordMetadataValue.record_id == rid,
-            RecordMetadataValue.name == scope.name,
+            RecordMetadataValue.key_id == metadata_key(ctx, scope.name),
             column.is_not(None),
         )
         value = query.scalar_subquery()
