@@ -21,12 +21,12 @@ _MIGRATIONS = Path(__file__).parent / "migrations"
 _ADVISORY_LOCK_KEY = 0x71756972  # "quir"
 
 
-HAND_MADE_INDEXES = frozenset({"ix_events_txid", "ix_record_texts_tsv"})
+HAND_MADE_INDEXES = frozenset({"ix_events_txid", "ix_record_texts_tsv", "ix_record_texts_dataset_id"})
 
 
 def managed_by_models(name: str | None, type_: str, _parent: object) -> bool:
     """What migrations derive from the models. Left out: the FTS5 tables, the tsvector column and
-    the PostgreSQL-only indexes that migrations create by hand."""
+    the indexes that migrations make on PostgreSQL only."""
     if type_ == "table" and name is not None and name.startswith("record_texts_fts"):
         return False
     if type_ == "index" and name in HAND_MADE_INDEXES:

@@ -18,6 +18,7 @@ from quire.server.search import (
     SearchQuery,
     SuggestionScope,
     Terms,
+    Text,
     compile_where,
 )
 from quire.server.search.conjunction import ESTIMATE_CAP, estimate_sizes
@@ -124,3 +125,24 @@ async def test_sqlite_plan_uses_the_metadata_indexes(store: Store) -> None:
     ), plan
     assert any("SEARCH records USING INDEX sqlite_autoindex_records_1 (id=?)" in step for step in plan), plan
     assert not any(step.startswith("SCAN records") for step in plan), plan
+
+
+async def test_sqlite_text_term_beside_a_filter_is_driven_by_the_full_text_index(store: Store) -> None:
+    """`records.id IN (<text matches>) AND <filter>`: the matches come from FTS5 and their rows by
+    rowid. Given an index on `record_texts.dataset_id`, SQLite drove the text term from it instead
+    and ran the full-text match once per text of the dataset (seconds on 60k records)."""
+    if store.database.dialect != "sqlite":
+        pytest.skip("SQLite's plan")
+    texts = ["late refund", "battery died", "refund please"] * 10
+    seeded = await store.seed(Spec(records=[Rec(fields={"text": t}, metadata={"lang": "en"}) for t in texts]))
+    async with store.database.session(write=False) as session:
+        dataset = await load_dataset(session, seeded.dataset_id)
+        ctx = CompileContext.for_dataset(dataset, dialect="sqlite")
+        query = SearchQuery(filter=Terms(RecordScope("status"), ("pending",)), text=Text("refund"))
+        statement = select(Record.id).where(*compile_where(ctx, query))
+        plan = [row[3] for row in await session.execute(text("EXPLAIN QUERY PLAN " + sql(ctx, query)))]
+        found = list(await session.scalars(statement))
+    assert len(found) == 20
+    assert any("SCAN record_texts_fts VIRTUAL TABLE" in step for step in plan), plan
+    assert any("SEARCH record_texts USING INTEGER PRIMARY KEY (rowid=?)" in step for step in plan), plan
+    assert not any("dataset_id=?" in step for step in plan if "record_texts" in step), plan
