@@ -246,3 +246,25 @@ async def test_queries_at_the_limits_run_on_the_database(api: Api) -> None:
     response = await api.client.post(url, json={"query": {"query_string": " OR ".join([*words, "more"])}})
     assert response.status_code == 422, response.text
     assert f"at most {MAX_CONDITIONS}" in response.text
+
+
+async def test_extra_metadata_under_names_longer_than_a_property_name_is_kept_not_indexed(api: Api) -> None:
+    """A property name has at most 200 characters, so no filter or sort can name a longer key of
+    extra metadata: the value stays in the record, without index rows (PostgreSQL refused them
+    with a 500: the name column holds 200). A 200-character property filters as any other."""
+    longest, too_long = "p" * 200, "q" * 201
+    dataset = await make_dataset(api, metadata={longest: {"type": "terms"}}, allow_extra_metadata=True)
+    items = [
+        {"external_id": "a", "fields": {"text": "t"}, "metadata": {longest: "x", too_long: "y"}},
+        {"external_id": "b", "fields": {"text": "t"}, "metadata": {longest: "z", too_long: "y"}},
+    ]
+    written = await api.ok("PUT", f"/api/v1/datasets/{dataset['id']}/records/bulk", json={"items": items})
+    assert [item["metadata"][too_long] for item in written["items"]] == ["y", "y"]
+    url = f"/api/v1/datasets/{dataset['id']}/records/search"
+    scope = {"entity": "metadata", "metadata_property": longest}
+    body = {"filters": {"and": [{"type": "terms", "scope": scope, "values": ["x"]}]}}
+    assert _ids(await api.ok("POST", url, json=body, status=200)) == ["a"]
+    body = {"sort": [{"scope": scope, "order": "desc"}]}
+    assert _ids(await api.ok("POST", url, json=body, status=200)) == ["b", "a"]
+    stored = await api.ok("GET", f"/api/v1/datasets/{dataset['id']}/records")
+    assert sorted(record["metadata"][too_long] for record in stored["items"]) == ["y", "y"]

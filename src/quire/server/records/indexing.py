@@ -18,6 +18,9 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 INDEXED_TEXT_MAX = 255
+# The longest metadata property name (settings names): longer keys of extra metadata stay in the
+# record's JSON but get no index rows, as no filter or sort can name them.
+INDEXED_NAME_MAX = 200
 
 
 def metadata_values(value: Any) -> Iterator[tuple[str | None, float | None]]:
@@ -43,6 +46,8 @@ def metadata_entries(
     when the name holds several values (search relies on it to know a property is single-valued)."""
     entries: list[tuple[str, str | None, float | None, bool]] = []
     for name, value in (metadata or {}).items():
+        if len(name) > INDEXED_NAME_MAX:
+            continue
         kind = type(value)
         if kind is str:  # the usual scalars first, without a generator (bulk writes call this a lot)
             entries.append((name, value[:INDEXED_TEXT_MAX], None, False))
