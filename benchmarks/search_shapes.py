@@ -1,22 +1,28 @@
-"""A catalogue of search shapes on SQLite, each timed over HTTP, to find the pathologically slow ones.
+"""A catalogue of search shapes on SQLite or PostgreSQL, each timed over HTTP, to find the
+pathologically slow ones.
 
     .venv/bin/python -m benchmarks.search_shapes [--records 50000] [--keep-db /tmp/shapes.db]
+    .venv/bin/python -m benchmarks.search_shapes --database-url postgresql://postgres@127.0.0.1:5432/postgres
 
 What happens:
 
-1. A real `quire server` (SQLite, fresh home) gets a dataset shaped like the ingest benchmark's
-   (`create_dataset`: a text field, a label and a rating question, a terms and a float metadata
-   property) plus a 16-dimension vector setting `emb`, and `--records` records through
+1. A real `quire server` (SQLite, fresh home; with `--database-url postgresql://…` a scratch
+   database created beside the one named, dropped at the end) gets a dataset shaped like the
+   ingest benchmark's (`create_dataset`: a text field, a label and a rating question, a terms and a
+   float metadata property) plus a 16-dimension vector setting `emb`, and `--records` records through
    `PUT …/records/bulk` (the ingest benchmark's records, each with a vector). Every tenth record
    then gets a response from the owner through `POST /api/v1/me/responses/bulk` (8 in 10 submitted,
-   1 draft, 1 discarded).
+   1 draft, 1 discarded). On PostgreSQL the scratch database is then `ANALYZE`d, as autovacuum
+   would eventually do, so the planner has statistics.
 2. Each shape of the catalogue goes to `POST …/records/search` (or `/me/…`): one warm-up call, then
    the median of three, each with a 30 s timeout. After a timeout the server keeps working on the
-   query, so the next shape waits until its CPU is idle again.
+   query, so the next shape waits until its CPU (on PostgreSQL: the scratch database) is idle again.
 3. One line per shape (name, HTTP status, total, median ms), then the shapes over 500 ms.
 4. For each slow shape: the server's database is copied to `--keep-db`, the same request runs
    in-process over it (the endpoint's own code, `_search`) with every SQL statement timed, and the
    slow statements are printed with their `EXPLAIN QUERY PLAN` (plain `sqlite3`, same file).
+   On PostgreSQL the same in-process run goes to the scratch database before it is dropped, and
+   the slow statements get `EXPLAIN (ANALYZE, BUFFERS)`; `--keep-pg-database NAME` keeps a copy.
 """
 
 from __future__ import annotations
@@ -32,14 +38,27 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
+from sqlalchemy.engine import make_url
 
-from benchmarks.ingest import LABELS, Server, create_dataset, make_items, request_bodies, run_server
+from benchmarks import search_shapes_pg as pg
+from benchmarks.ingest import (
+    LABELS,
+    Server,
+    create_dataset,
+    make_items,
+    request_bodies,
+    run_server,
+    scratch_database,
+)
+from quire.server.db import dialect_of
 
 TIMEOUT_S = 30.0
 SLOW_MS = 500.0
@@ -359,7 +378,7 @@ def params_of(shape: Shape) -> list[tuple[str, str | int | float | bool | None]]
     return [("offset", shape.offset), ("limit", shape.limit), *(("include", i) for i in shape.include)]
 
 
-def wait_until_idle(server: Server, limit_s: float = 600.0) -> float:
+def wait_until_idle(server: Server, limit_s: float = 600.0) -> str:
     """After a client timeout the server still runs the query: wait until it uses < 5% of a CPU."""
     started = time.monotonic()
 
@@ -373,10 +392,11 @@ def wait_until_idle(server: Server, limit_s: float = 600.0) -> float:
         if now - before < 0.05:
             break
         before = now
-    return time.monotonic() - started
+    return f"the server stayed busy {time.monotonic() - started:.0f} s more"
 
 
-def measure(client: httpx.Client, server: Server, dataset_id: str, shape: Shape) -> Outcome:
+def measure(client: httpx.Client, settle: Callable[[], str], dataset_id: str, shape: Shape) -> Outcome:
+    """`settle`: after a timeout, waits until the query the server still runs is over; says how long."""
     outcome = Outcome(shape)
     url, params = url_of(dataset_id, shape), params_of(shape)
     for attempt in range(REPEATS + 1):
@@ -385,8 +405,7 @@ def measure(client: httpx.Client, server: Server, dataset_id: str, shape: Shape)
             reply = client.post(url, params=params, json=shape.body)
         except httpx.TimeoutException:
             outcome.status, outcome.times_ms = None, []
-            waited = wait_until_idle(server)
-            outcome.error = f"timed out; the server stayed busy {waited:.0f} s more"
+            outcome.error = f"timed out; {settle()}"
             return outcome
         elapsed = (time.perf_counter() - started) * 1000
         outcome.status = reply.status_code
@@ -418,17 +437,18 @@ class Statement:
     ms: float | None = None  # None: interrupted
 
 
-async def trace(db_file: Path, loaded: Loaded, shape: Shape) -> tuple[list[Statement], str | None]:
-    """Run the endpoint's search code in-process over `db_file`; every statement with its time.
-    A statement still running after the timeout is interrupted (its `ms` stays None)."""
-    from sqlalchemy import event
+async def trace(database_url: str, loaded: Loaded, shape: Shape) -> tuple[list[Statement], str | None]:
+    """Run the endpoint's search code in-process over `database_url`; every statement with its time.
+    A statement still running after the timeout is interrupted (SQLite) or cancelled by
+    `statement_timeout` (PostgreSQL); its `ms` stays None."""
+    from sqlalchemy import event, text
 
     from quire.server.datasets.service import get_dataset
     from quire.server.db import Database
     from quire.server.records.search_endpoints import _search
     from quire.server.search import SearchRecordsBody
 
-    db = Database(f"sqlite:///{db_file}")
+    db = Database(database_url)
     statements: list[Statement] = []
     raw: list[sqlite3.Connection] = []
     started: list[float] = []
@@ -457,6 +477,8 @@ async def trace(db_file: Path, loaded: Loaded, shape: Shape) -> tuple[list[State
     error = None
     try:
         async with db.session(write=False) as session:
+            if db.dialect == "postgresql":
+                await session.execute(text(f"SET statement_timeout = {int(TIMEOUT_S * 1000)}"))
             dataset = await get_dataset(session, uuid.UUID(loaded.dataset_id), with_settings=True)
             body = SearchRecordsBody.model_validate(shape.body) if shape.body is not None else None
             statements.clear()  # only the search's own statements from here
@@ -495,14 +517,26 @@ def plan(db_file: Path, statement: Statement) -> list[str]:
     return lines
 
 
-def explain_slow(db_file: Path, loaded: Loaded, slow: list[Outcome]) -> None:
+_PLACEHOLDERS = re.compile(r"(\?|\$\d+(?:::\w+)?)(?:, (?:\?|\$\d+(?:::\w+)?)){6,}, (\?|\$\d+(?:::\w+)?)")
+
+
+def abridged(text: str, limit: int | None = None) -> str:
+    """Long lists of placeholders as their first and last; with `limit`, cut to that many characters."""
+    text = _PLACEHOLDERS.sub(r"\1, …, \2", text)
+    if limit is None or len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text):,} characters)"
+
+
+def explain_slow(database_url: str, loaded: Loaded, slow: list[Outcome]) -> None:
+    postgres = dialect_of(database_url) == "postgresql"
     for outcome in slow:
         shape = outcome.shape
         print(
             f"\n=== {shape.name}  (offset {shape.offset}, limit {shape.limit}{', /me' if shape.me else ''})"
         )
         print(f"body: {orjson.dumps(shape.body).decode()[:400]}")
-        statements, error = asyncio.run(trace(db_file, loaded, shape))
+        statements, error = asyncio.run(trace(database_url, loaded, shape))
         if error:
             print(f"in-process run: {error}")
         total = sum(s.ms or TIMEOUT_S * 1000 for s in statements)
@@ -515,11 +549,16 @@ def explain_slow(db_file: Path, loaded: Loaded, slow: list[Outcome]) -> None:
         for statement in worst:
             took = "interrupted after 30 s" if statement.ms is None else f"{statement.ms:.0f} ms"
             print(f"\n--- statement ({took}):")
-            print(re.sub(r"\s+", " ", statement.sql).strip())
-            print(f"parameters: {statement.parameters}")
-            print("plan:")
-            for line in plan(db_file, statement):
-                print(f"  {line}")
+            print(abridged(re.sub(r"\s+", " ", statement.sql).strip()))
+            print(f"parameters: {abridged(str(statement.parameters), 1000)}")
+            if postgres:
+                print("EXPLAIN (ANALYZE, BUFFERS):")
+                lines = pg.explain(database_url, statement.sql, statement.parameters, TIMEOUT_S)
+            else:
+                print("plan:")
+                lines = plan(Path(str(make_url(database_url).database)), statement)
+            for line in lines:
+                print(f"  {abridged(line, 1000)}")
 
 
 # ---------------------------------------------------------------- main
@@ -532,47 +571,88 @@ def copy_database(source: Path, target: Path) -> None:
             shutil.copyfile(f"{source}{suffix}", f"{target}{suffix}")
 
 
+def run_catalogue(home: Path, database_url: str, records: int) -> tuple[Loaded, list[Outcome]]:
+    """A server on `database_url`, the records loaded, every shape timed."""
+    postgres = dialect_of(database_url) == "postgresql"
+    with run_server(home, database_url) as server:
+        client = httpx.Client(
+            base_url=server.base_url, headers={"X-Argilla-Api-Key": server.api_key}, timeout=300
+        )
+        loaded = load(client, records)
+        if postgres:
+            took = pg.analyze(database_url)
+            print(f"ANALYZE of the scratch database, as autovacuum would eventually: {took:.1f} s")
+        settle = partial(pg.wait_until_idle, database_url) if postgres else partial(wait_until_idle, server)
+        client.timeout = httpx.Timeout(TIMEOUT_S)
+        shapes = catalogue(loaded.vector, loaded.record_ids[len(loaded.record_ids) // 2])
+        print(f"\n{'shape':<55} {'HTTP':>4} {'total':>8} {'median':>12}")
+        outcomes = []
+        for shape in shapes:
+            outcome = measure(client, settle, loaded.dataset_id, shape)
+            outcomes.append(outcome)
+            print(row(outcome), flush=True)
+            if outcome.error:
+                print(f"    {outcome.error}")
+        client.close()
+    return loaded, outcomes
+
+
+def summarize(outcomes: list[Outcome], records: int, store: str) -> list[Outcome]:
+    """Print the errors and the slow shapes; returns the slow ones."""
+    errors = [o for o in outcomes if o.status not in (None, 200)]
+    slow = [o for o in outcomes if o.status in (None, 200) and o.slow]
+    print(f"\n{len(outcomes)} shapes on {records:,} records ({store}); {len(errors)} errors")
+    for outcome in errors:
+        print(f"  error {outcome.status}: {outcome.shape.name}: {outcome.error}")
+    print(f"slower than {SLOW_MS:.0f} ms: {len(slow)}")
+    for outcome in slow:
+        print(f"  {row(outcome)}")
+    return slow
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--records", type=int, default=50_000)
     parser.add_argument(
-        "--keep-db", type=Path, default=Path("/tmp/shapes.db"), help="where the database is copied"
+        "--keep-db",
+        type=Path,
+        default=Path("/tmp/shapes.db"),
+        help="SQLite: where the database is copied",
+    )
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="postgresql://… to run in a scratch database on that server (default: SQLite)",
+    )
+    parser.add_argument(
+        "--keep-pg-database",
+        default=None,
+        metavar="NAME",
+        help="PostgreSQL: copy the scratch database to NAME (replacing it) before it is dropped",
     )
     args = parser.parse_args(argv)
+    if args.database_url is not None and dialect_of(args.database_url) != "postgresql":
+        parser.error("--database-url takes a postgresql:// URL (SQLite is the default)")
 
     with tempfile.TemporaryDirectory(prefix="quire-shapes-bench-") as tmp:
         home = Path(tmp)
-        db_file = home / "quire.db"
-        with run_server(home, f"sqlite:///{db_file}") as server:
-            client = httpx.Client(
-                base_url=server.base_url, headers={"X-Argilla-Api-Key": server.api_key}, timeout=300
-            )
-            loaded = load(client, args.records)
-            client.timeout = httpx.Timeout(TIMEOUT_S)
-            shapes = catalogue(loaded.vector, loaded.record_ids[len(loaded.record_ids) // 2])
-            print(f"\n{'shape':<55} {'HTTP':>4} {'total':>8} {'median':>12}")
-            outcomes = []
-            for shape in shapes:
-                outcome = measure(client, server, loaded.dataset_id, shape)
-                outcomes.append(outcome)
-                print(row(outcome), flush=True)
-                if outcome.error:
-                    print(f"    {outcome.error}")
-            client.close()
-        copy_database(db_file, args.keep_db)
-
-    errors = [o for o in outcomes if o.status not in (None, 200)]
-    slow = [o for o in outcomes if o.status in (None, 200) and o.slow]
-    print(f"\n{len(outcomes)} shapes on {args.records:,} records; {len(errors)} errors")
-    for outcome in errors:
-        print(f"  error {outcome.status}: {outcome.shape.name}: {outcome.error}")
-    print(f"slower than {SLOW_MS:.0f} ms: {len(slow)}")
-    for outcome in slow:
-        print(f"  {row(outcome)}")
-    print(f"database kept at {args.keep_db}")
-    explain_slow(args.keep_db, loaded, slow)
+        if args.database_url is None:
+            db_file = home / "quire.db"
+            loaded, outcomes = run_catalogue(home, f"sqlite:///{db_file}", args.records)
+            copy_database(db_file, args.keep_db)
+            slow = summarize(outcomes, args.records, "SQLite")
+            print(f"database kept at {args.keep_db}")
+            explain_slow(f"sqlite:///{args.keep_db}", loaded, slow)
+            return 0
+        with scratch_database(args.database_url, home) as database_url:
+            loaded, outcomes = run_catalogue(home, database_url, args.records)
+            slow = summarize(outcomes, args.records, "PostgreSQL")
+            explain_slow(database_url, loaded, slow)  # before the scratch database is dropped
+            if args.keep_pg_database:
+                kept = pg.keep_copy(args.database_url, database_url, args.keep_pg_database)
+                print(f"\ndatabase kept: {kept}")
     return 0
 
 
