@@ -314,3 +314,27 @@ async def test_a_body_that_is_not_json_or_not_utf8_is_a_422_and_writes_nothing(a
             assert "JSON decode error" in response.text
     listed = await api.ok("GET", f"/api/v1/datasets/{dataset['id']}/records")
     assert listed["total"] == 0
+
+
+async def test_a_batch_with_more_metadata_names_than_a_statement_takes_parameters(api: Api) -> None:
+    """Each metadata name gets its number in the dataset; 40,000 distinct names in one batch are
+    more than a PostgreSQL statement takes parameters (32,767)."""
+    dataset = await make_dataset(api, metadata={}, allow_extra_metadata=True)
+    items = [
+        {"external_id": f"r{i}", "fields": {"text": "t"}, "metadata": {f"m{i}-{k}": k for k in range(400)}}
+        for i in range(100)
+    ]
+    written = await api.ok("PUT", f"/api/v1/datasets/{dataset['id']}/records/bulk", json={"items": items})
+    assert [len(item["metadata"]) for item in written["items"]] == [400] * 100
+    await api.ok(
+        "POST",
+        f"/api/v1/datasets/{dataset['id']}/metadata-properties",
+        json={"name": "m7-3", "title": "m7-3", "settings": {"type": "integer"}},
+    )
+    body = {
+        "filters": {
+            "and": [{"type": "range", "scope": {"entity": "metadata", "metadata_property": "m7-3"}, "ge": 3}]
+        }
+    }
+    found = await api.ok("POST", f"/api/v1/datasets/{dataset['id']}/records/search", json=body, status=200)
+    assert [item["record"]["external_id"] for item in found["items"]] == ["r7"]

@@ -16,17 +16,15 @@ from functools import lru_cache
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from quire.server.db import Dialect, json_dumps
-from quire.server.models import Dataset, MetadataKey, table_of
+from quire.server.models import Dataset, table_of
 from quire.server.sql import sqlite_time
 
 _datasets = table_of(Dataset)
-_keys = table_of(MetadataKey)
 
 
 # ---------------------------------------------------------------- writing
@@ -149,17 +147,22 @@ class RowWriter:
                 )
                 keys = dict(await self._driver.execute_fetchall(select_sql, params))
             return keys
-        query = select(_keys.c.name, _keys.c.id).where(
-            _keys.c.dataset_id == dataset_id, _keys.c.name.in_(wanted)
-        )
-        keys = {name: key for name, key in await self.conn.execute(query)}
+
+        # the names travel as one array parameter: a batch may hold more names than a statement
+        # takes parameters
+        async def numbered() -> dict[str, int]:
+            sql = "SELECT name, id FROM metadata_keys WHERE dataset_id = $1 AND name = ANY($2::varchar[])"
+            rows: list[Any] = list(await self.conn.exec_driver_sql(sql, (dataset_id, wanted)))
+            return {name: key for name, key in rows}
+
+        keys = await numbered()
         if missing := [name for name in wanted if name not in keys]:
-            await self.conn.execute(
-                pg_insert(_keys)
-                .values([{"dataset_id": dataset_id, "name": name} for name in missing])
-                .on_conflict_do_nothing(index_elements=["dataset_id", "name"])
+            await self.conn.exec_driver_sql(
+                "INSERT INTO metadata_keys (dataset_id, name) SELECT $1, unnest($2::varchar[]) "
+                "ON CONFLICT (dataset_id, name) DO NOTHING",
+                (dataset_id, missing),
             )
-            keys = {name: key for name, key in await self.conn.execute(query)}
+            keys = await numbered()
         return keys
 
     async def next_seq(self) -> int:
