@@ -338,3 +338,22 @@ async def test_a_batch_with_more_metadata_names_than_a_statement_takes_parameter
     }
     found = await api.ok("POST", f"/api/v1/datasets/{dataset['id']}/records/search", json=body, status=200)
     assert [item["record"]["external_id"] for item in found["items"]] == ["r7"]
+
+
+async def test_responses_of_more_unknown_users_than_a_statement_takes_parameters_are_a_422(api: Api) -> None:
+    """Users of responses are looked up in chunks: 40,000 distinct ids in one batch name the first
+    record with an unknown one instead of overflowing a PostgreSQL statement's parameters."""
+    dataset = await make_dataset(api)
+    items = [
+        {
+            "external_id": f"r{i}",
+            "fields": {"text": "t"},
+            "responses": [{"user_id": str(uuid.uuid4()), "status": "discarded"} for _ in range(400)],
+        }
+        for i in range(100)
+    ]
+    response = await api.client.put(f"/api/v1/datasets/{dataset['id']}/records/bulk", json={"items": items})
+    assert response.status_code == 422, response.text
+    assert "Record at position 0" in response.json()["detail"] and "not found" in response.json()["detail"]
+    stored = await api.ok("GET", f"/api/v1/datasets/{dataset['id']}/records")
+    assert stored["items"] == []

@@ -373,7 +373,9 @@ class _Planner:
         return plan
 
     async def check_users(self, session: AsyncSession) -> None:
-        known = set(await session.scalars(select(User.id).where(User.id.in_(list(self.user_ids)))))
+        known: set[uuid.UUID] = set()
+        for batch in chunks(list(self.user_ids), 500):
+            known.update(await session.scalars(select(User.id).where(User.id.in_(batch))))
         for user_id, position in self.user_ids.items():
             if user_id not in known:
                 raise _reject(
