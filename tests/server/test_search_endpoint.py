@@ -268,3 +268,26 @@ async def test_extra_metadata_under_names_longer_than_a_property_name_is_kept_no
     assert _ids(await api.ok("POST", url, json=body, status=200)) == ["b", "a"]
     stored = await api.ok("GET", f"/api/v1/datasets/{dataset['id']}/records")
     assert sorted(record["metadata"][too_long] for record in stored["items"]) == ["y", "y"]
+
+
+async def test_timestamp_bounds_outside_utc_years_are_422s(api: Api) -> None:
+    """An inclusive upper bound on 9999-12-31 would end on year 10000's first day; year 1 with a
+    positive offset starts in year 0: both are 422s that say so, not 500s."""
+    dataset = await make_dataset(api)
+    url = f"/api/v1/datasets/{dataset['id']}/records/search"
+    scope = {"entity": "record", "property": "inserted_at"}
+    for body in (
+        {"filters": {"and": [{"type": "range", "scope": scope, "le": "9999-12-31"}]}},
+        {"filters": {"and": [{"type": "range", "scope": scope, "ge": "0001-01-01T00:30:00+01:00"}]}},
+        {"query": {"query_string": "inserted_at:[* TO 9999-12-31]"}},
+    ):
+        response = await api.client.post(url, json=body)
+        assert response.status_code == 422, (body, response.text)
+        assert "out of range in UTC" in response.text, response.text
+    found = await api.ok(
+        "POST",
+        url,
+        json={"filters": {"and": [{"type": "range", "scope": scope, "le": "9999-12-30"}]}},
+        status=200,
+    )
+    assert found["total"] == 0

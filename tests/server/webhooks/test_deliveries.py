@@ -377,3 +377,15 @@ async def test_deleting_a_webhook_deletes_its_deliveries(api: Api, app: Any) -> 
     async with app_database(app).session(write=False) as session:
         owners = list(await session.scalars(select(Delivery.webhook_id)))
     assert owners == [uuid.UUID(kept["id"])] * 3
+
+
+async def test_replay_bounds_outside_utc_years_are_422s(api: Api) -> None:
+    """`0001-01-01T01:00+04:01` lies in year 0 in UTC (found by the fuzzer: it was a 500)."""
+    hook = await create_webhook(api)
+    for bounds in (
+        {"since": "0001-01-01T01:00:00+04:01"},
+        {"since": "2024-01-01T00:00:00Z", "until": "9999-12-31T23:00:00-05:00"},
+    ):
+        response = await api.client.post(f"/api/v1/webhooks/{hook['id']}/replay", json=bounds)
+        assert response.status_code == 422, response.text
+        assert "out of range in UTC" in response.text

@@ -72,6 +72,13 @@ def as_timestamp(value: object, *, what: str, lower: bool, inclusive: bool) -> t
     A date without a time covers its whole day, as in Elasticsearch: `le 2024-01-31` keeps all of
     the 31st (`< 2024-02-01`) and `gt 2024-01-31` starts on the 1st.
     """
+    try:
+        return _timestamp_bound(value, what=what, lower=lower, inclusive=inclusive)
+    except OverflowError:  # 9999-12-31 as an inclusive upper bound, year 1 with a positive offset
+        raise QueryError(f"{what}: {value!r} is out of range in UTC (years 1 to 9999)") from None
+
+
+def _timestamp_bound(value: object, *, what: str, lower: bool, inclusive: bool) -> tuple[datetime, bool]:
     if isinstance(value, datetime):
         instant = value if value.tzinfo else value.replace(tzinfo=UTC)
         return instant.astimezone(UTC), inclusive

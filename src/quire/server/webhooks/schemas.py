@@ -94,7 +94,12 @@ def check_headers(headers: dict[str, str] | None) -> dict[str, str] | None:
 
 def aware(moment: datetime) -> datetime:
     """Naive datetimes in requests are UTC (Argilla's wire format has no offset)."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00+01:00 is in year 0 in UTC
+        raise ValueError(f"{moment.isoformat()} is out of range in UTC (years 1 to 9999)") from None
 
 
 Url = Annotated[str, AfterValidator(check_url)]
