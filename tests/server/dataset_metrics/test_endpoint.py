@@ -92,3 +92,35 @@ async def test_metrics_endpoint(api: Api) -> None:
     # any member may read them
     reader = api.as_user(annotators[0]["api_key"])
     assert (await reader.get(f"/api/v1/datasets/{dataset['id']}/metrics")).status_code == 200
+
+
+async def test_suggestions_count_all_records_and_compare_only_submitted_ones(api: Api) -> None:
+    """`suggested` counts every record with a suggestion for the question; only records with a
+    submitted response are compared (a draft is no judgment)."""
+    dataset = await make_dataset(api, required=("label",))
+    items = [
+        {
+            "external_id": f"r{i}",
+            "fields": {"text": "t"},
+            "suggestions": [{"question_name": "label", "value": "pos"}],
+        }
+        for i in range(10)
+    ]
+    records = (await api.ok("PUT", f"/api/v1/datasets/{dataset['id']}/records/bulk", json={"items": items}))[
+        "items"
+    ]
+    for record, status, value in (
+        (records[0], "submitted", "pos"),
+        (records[1], "submitted", "neg"),
+        (records[2], "draft", "neg"),
+    ):
+        await api.ok(
+            "POST",
+            f"/api/v1/records/{record['id']}/responses",
+            json={"status": status, "values": {"label": {"value": value}}},
+        )
+    label = (await api.ok("GET", f"/api/v1/datasets/{dataset['id']}/metrics"))["questions"]["label"]
+    assert label["suggested"] == 10
+    assert label["submitted"] == 2
+    assert label["suggestions"]["compared"] == 2
+    assert label["suggestions"]["accuracy"] == pytest.approx(0.5)

@@ -44,13 +44,17 @@ async def dataset_metrics(
     progress = await dataset_progress(session, dataset)
     annotators = await _annotators(session, dataset.id)
     submitted = await _submitted_values(session, dataset.id)
+    counts = await _suggestion_counts(session, [q.id for q in dataset.questions])
     suggested = await _suggested_values(session, dataset.id)
     per_question: dict[str, Any] = {}
     for question in dataset.questions:
         if questions is not None and question.name not in questions:
             continue
         per_question[question.name] = _question_metrics(
-            question, submitted.get(question.name, {}), suggested.get(question.id, {})
+            question,
+            submitted.get(question.name, {}),
+            suggested.get(question.id, {}),
+            suggestions=counts.get(question.id, 0),
         )
     return {
         "progress": {"total": progress.total, "completed": progress.completed, "pending": progress.pending},
@@ -95,14 +99,30 @@ async def _submitted_values(
     return out
 
 
+async def _suggestion_counts(session: AsyncSession, question_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """question id → how many records have a suggestion for it (counted on the question index)."""
+    rows = await session.execute(
+        select(Suggestion.question_id, func.count())
+        .where(Suggestion.question_id.in_(question_ids))
+        .group_by(Suggestion.question_id)
+    )
+    return {question_id: int(count) for question_id, count in rows}
+
+
 async def _suggested_values(
     session: AsyncSession, dataset_id: uuid.UUID
 ) -> dict[uuid.UUID, dict[uuid.UUID, Any]]:
-    """question id → record id → suggested value."""
+    """question id → record id → suggested value, for the records with a submitted response (the
+    only ones compared): read per response, not per record of the dataset."""
+    answered = (
+        select(Response.record_id)
+        .join(Record, Record.id == Response.record_id)
+        .where(Record.dataset_id == dataset_id, Response.status == ResponseStatus.submitted)
+    )
     rows = await session.execute(
-        select(Suggestion.question_id, Suggestion.record_id, Suggestion.value)
-        .join(Record, Record.id == Suggestion.record_id)
-        .where(Record.dataset_id == dataset_id)
+        select(Suggestion.question_id, Suggestion.record_id, Suggestion.value).where(
+            Suggestion.record_id.in_(answered)
+        )
     )
     out: dict[uuid.UUID, dict[uuid.UUID, Any]] = defaultdict(dict)
     for question_id, record_id, value in rows:
@@ -111,7 +131,11 @@ async def _suggested_values(
 
 
 def _question_metrics(
-    question: Question, submitted: dict[uuid.UUID, list[Any]], suggested: dict[uuid.UUID, Any]
+    question: Question,
+    submitted: dict[uuid.UUID, list[Any]],
+    suggested: dict[uuid.UUID, Any],
+    *,
+    suggestions: int,
 ) -> dict[str, Any]:
     kind = str(question.settings["type"])
     options = [o["value"] for o in question.settings.get("options", [])]
@@ -119,7 +143,7 @@ def _question_metrics(
     result: dict[str, Any] = {
         "type": kind,
         "submitted": sum(len(v) for v in submitted.values()),
-        "suggested": len(suggested),
+        "suggested": suggestions,
         "agreement": None,
         "suggestions": None,
     }
