@@ -180,3 +180,18 @@ async def test_sqlite_sort_by_a_terms_property_probes_each_record_by_its_own_ind
             plan = [row[3] for row in await session.execute(text(f"EXPLAIN QUERY PLAN {compiled}"))]
             assert any("ix_record_metadata_record (record_id=? AND key_id=?)" in step for step in plan), plan
             assert not any("ix_record_metadata_text" in step for step in plan), plan
+
+
+def test_anded_words_share_one_full_text_query_per_field() -> None:
+    """`late AND refund AND status:pending` (a query string) runs one full-text query for both
+    words; phrases, prefixes and words on another field keep their own."""
+    status = Terms(RecordScope("status"), ("pending",))
+    for dialect, marker in (("sqlite", "record_texts_fts MATCH"), ("postgresql", "to_tsquery")):
+        ctx = context(dialect)
+        words = sql(ctx, SearchQuery(filter=And((Text("late"), status, Text("refund")))))
+        assert words.count(marker) == 1, words
+        assert ('"late" "refund"' if dialect == "sqlite" else "''late'' & ''refund''") in words, words
+        kept = And(
+            (Text("late"), Text("refund", phrase=True), Text("refu", prefix=True), Text("late", field="text"))
+        )
+        assert sql(ctx, SearchQuery(filter=kept)).count(marker) == 4

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, cast
 
 from sqlalchemy import Select, and_, false, not_, or_, true
 from sqlalchemy.sql.elements import ColumnElement
@@ -166,12 +166,33 @@ class And:
         ]
 
     def compile(self, ctx: CompileContext) -> ColumnElement[bool]:
-        children = self.conjuncts()
+        children = _words_together(self.conjuncts())
         if not children:
             return true()
         fused, covered = conjunction.fuse(ctx, [c for c in children if isinstance(c, Terms | Range)])
         rest = [child.compile(ctx) for child in children if not any(child is c for c in covered)]
         return and_(*([fused] if fused is not None else []), *rest)
+
+
+def _words_together(children: list[Node]) -> list[Node]:
+    """ANDed plain text matches on the same field as one `Text` of all their words, which matches
+    exactly the same records (all words must match; where one text row must hold them all, one
+    full-text query decides, otherwise each word still gets its own) with one query instead of
+    one per word: `late AND refund AND status:pending` from a query string. Relevance is scored on
+    the original leaves (`positive_texts`), so scores do not change."""
+    plain: dict[str | None, list[int]] = {}  # field -> positions of its plain text matches
+    for position, child in enumerate(children):
+        if isinstance(child, Text) and not child.phrase and not child.prefix:
+            plain.setdefault(child.field, []).append(position)
+    replaced: dict[int, Node | None] = {}  # position -> its group's Text (first) or None (dropped)
+    for field, positions in plain.items():
+        words = [word for p in positions for word in fulltext.tokens(cast(Text, children[p]).query)]
+        if len(positions) < 2 or len(words) > fulltext.MAX_WORDS:
+            continue
+        replaced[positions[0]] = Text(" ".join(words), field=field)
+        replaced.update((p, None) for p in positions[1:])
+    together = [replaced.get(p, child) for p, child in enumerate(children)]
+    return [child for child in together if child is not None]
 
 
 @dataclass(frozen=True)
