@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
+from quire.server.db import Database
+from quire.server.models import MetadataKey, RecordMetadataValue
 from tests.conftest import Api
 from tests.server.helpers import make_dataset, question_ids
 
@@ -357,3 +361,39 @@ async def test_responses_of_more_unknown_users_than_a_statement_takes_parameters
     assert "Record at position 0" in response.json()["detail"] and "not found" in response.json()["detail"]
     stored = await api.ok("GET", f"/api/v1/datasets/{dataset['id']}/records")
     assert stored["items"] == []
+
+
+async def test_concurrent_batches_number_each_new_metadata_name_once(api: Api, database: Database) -> None:
+    """Two batches that bring the same new metadata names at once both succeed, and each name gets
+    one number (PostgreSQL: the second insert waits for the first and skips)."""
+    dataset = await make_dataset(api, metadata={}, allow_extra_metadata=True)
+    url = f"/api/v1/datasets/{dataset['id']}/records/bulk"
+
+    def batch(tag: str) -> dict[str, Any]:
+        return {
+            "items": [
+                {
+                    "external_id": f"{tag}{i}",
+                    "fields": {"text": "t"},
+                    "metadata": {f"k{j}": i for j in range(20)},
+                }
+                for i in range(50)
+            ]
+        }
+
+    replies = await asyncio.gather(*(api.client.put(url, json=batch(tag)) for tag in "abcd"))
+    assert [reply.status_code for reply in replies] == [200] * 4
+    async with database.session(write=False) as session:
+        names = list(
+            await session.scalars(
+                select(MetadataKey.name).where(MetadataKey.dataset_id == uuid.UUID(dataset["id"]))
+            )
+        )
+        rows = await session.scalar(
+            select(func.count())
+            .select_from(RecordMetadataValue)
+            .join(MetadataKey, MetadataKey.id == RecordMetadataValue.key_id)
+            .where(MetadataKey.dataset_id == uuid.UUID(dataset["id"]))
+        )
+    assert sorted(names) == sorted(f"k{j}" for j in range(20))
+    assert rows == 4 * 50 * 20
