@@ -52,7 +52,7 @@ from quire.server.models import (
     table_of,
     utcnow,
 )
-from quire.server.records.indexing import INDEXED_NAME_MAX, metadata_entries, text_entries
+from quire.server.records.indexing import indexed_names, metadata_entries, text_entries
 from quire.server.records.schemas import RecordUpsertIn
 from quire.server.records.serialize import Include, embed_relations, response_dict
 from quire.server.records.status import StatusChange, refresh_record_statuses
@@ -270,13 +270,7 @@ async def write_records(
     rows = _Rows(writer, dataset, now, await writer.next_seq() if writer.sqlite else 0)
     with gc_paused():
         planned = [planner.plan(index, item) for index, item in enumerate(items)]
-    names = {
-        name
-        for p in planned
-        if p.metadata_changed and p.metadata
-        for name in p.metadata
-        if len(name) <= INDEXED_NAME_MAX
-    }
+    names = {name for p in planned if p.metadata_changed and p.metadata for name in indexed_names(p.metadata)}
     rows.metadata_keys = await writer.metadata_keys(dataset.id, names)
     with gc_paused():
         rows.add(planned)

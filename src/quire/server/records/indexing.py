@@ -39,6 +39,11 @@ def metadata_values(value: Any) -> Iterator[tuple[str | None, float | None]]:
                 yield from metadata_values(item)
 
 
+def indexed_names(metadata: Mapping[str, Any]) -> Iterator[str]:
+    """The names of a record's metadata that get index rows (`metadata_entries` skips the others)."""
+    return (name for name in metadata if len(name) <= INDEXED_NAME_MAX)
+
+
 def metadata_entries(
     metadata: Mapping[str, Any] | None,
 ) -> list[tuple[str, str | None, float | None, bool]]:
@@ -46,7 +51,7 @@ def metadata_entries(
     when the name holds several values (search relies on it to know a property is single-valued)."""
     entries: list[tuple[str, str | None, float | None, bool]] = []
     for name, value in (metadata or {}).items():
-        if len(name) > INDEXED_NAME_MAX:
+        if len(name) > INDEXED_NAME_MAX:  # as `indexed_names`, inline: bulk writes call this a lot
             continue
         kind = type(value)
         if kind is str:  # the usual scalars first, without a generator (bulk writes call this a lot)

@@ -26,6 +26,18 @@ from quire.server.sql import sqlite_time
 
 _datasets = table_of(Dataset)
 
+# by `sqlite`: the names as a JSON array (SQLite) or an array (PostgreSQL)
+_NUMBERED_NAMES = {
+    True: "SELECT name, id FROM metadata_keys WHERE dataset_id = ? AND name IN (SELECT value FROM json_each(?))",
+    False: "SELECT name, id FROM metadata_keys WHERE dataset_id = $1 AND name = ANY($2::varchar[])",
+}
+_NUMBER_NAMES = {  # (SQLite needs the WHERE to tell the upsert's ON from a join's)
+    True: "INSERT INTO metadata_keys (dataset_id, name) SELECT ?, value FROM json_each(?) WHERE true "
+    "ON CONFLICT (dataset_id, name) DO NOTHING",
+    False: "INSERT INTO metadata_keys (dataset_id, name) SELECT $1, unnest($2::varchar[]) "
+    "ON CONFLICT (dataset_id, name) DO NOTHING",
+}
+
 
 # ---------------------------------------------------------------- writing
 
@@ -130,40 +142,32 @@ class RowWriter:
 
     async def metadata_keys(self, dataset_id: uuid.UUID, names: Collection[str]) -> dict[str, int]:
         """The key (`metadata_keys.id`) of each of `names` in the dataset; names it has not seen
-        yet are numbered first (concurrent writers on PostgreSQL: whoever inserts second skips)."""
+        yet are numbered first (concurrent writers on PostgreSQL: whoever inserts second skips).
+        The names travel as one parameter (a JSON array on SQLite, an array on PostgreSQL): a
+        batch may hold more names than a statement takes parameters."""
         if not names:
             return {}
         wanted = sorted(names)
-        if self.sqlite:  # writers are serialized by BEGIN IMMEDIATE: no one else numbers meanwhile
-            select_sql = (
-                "SELECT name, id FROM metadata_keys WHERE dataset_id = ? "
-                "AND name IN (SELECT value FROM json_each(?))"
-            )
-            params = (dataset_id.hex, json_dumps(wanted))
-            keys = dict(await self._driver.execute_fetchall(select_sql, params))
-            if missing := [name for name in wanted if name not in keys]:
-                await self.insert(
-                    "metadata_keys", ("dataset_id", "name"), [(dataset_id.hex, n) for n in missing]
-                )
-                keys = dict(await self._driver.execute_fetchall(select_sql, params))
-            return keys
-
-        # the names travel as one array parameter: a batch may hold more names than a statement
-        # takes parameters
-        async def numbered() -> dict[str, int]:
-            sql = "SELECT name, id FROM metadata_keys WHERE dataset_id = $1 AND name = ANY($2::varchar[])"
-            rows: list[Any] = list(await self.conn.exec_driver_sql(sql, (dataset_id, wanted)))
-            return {name: key for name, key in rows}
-
-        keys = await numbered()
+        keys = await self._numbered(dataset_id, wanted)
         if missing := [name for name in wanted if name not in keys]:
-            await self.conn.exec_driver_sql(
-                "INSERT INTO metadata_keys (dataset_id, name) SELECT $1, unnest($2::varchar[]) "
-                "ON CONFLICT (dataset_id, name) DO NOTHING",
-                (dataset_id, missing),
-            )
-            keys = await numbered()
+            params = self._names_params(dataset_id, missing)
+            if self.sqlite:
+                await self._submit(_NUMBER_NAMES[True], params)
+            else:
+                await self.conn.exec_driver_sql(_NUMBER_NAMES[False], params)
+            keys = await self._numbered(dataset_id, wanted)
         return keys
+
+    async def _numbered(self, dataset_id: uuid.UUID, names: list[str]) -> dict[str, int]:
+        sql, params = _NUMBERED_NAMES[self.sqlite], self._names_params(dataset_id, names)
+        if self.sqlite:
+            rows: list[Any] = list(await self._driver.execute_fetchall(sql, params))
+        else:
+            rows = list(await self.conn.exec_driver_sql(sql, params))
+        return {name: key for name, key in rows}
+
+    def _names_params(self, dataset_id: uuid.UUID, names: list[str]) -> tuple[Any, Any]:
+        return (dataset_id.hex, json_dumps(names)) if self.sqlite else (dataset_id, names)
 
     async def next_seq(self) -> int:
         """SQLite only: the next free `records.seq` (writers are serialized by BEGIN IMMEDIATE)."""
